@@ -1,0 +1,63 @@
+"""Running parser definitions' sample lines: what `check` and the test suite share."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from .definitions import Definition, Sample
+from .events import validate_event
+from .parsing import Engine
+
+__all__ = ["SampleResult", "run_samples"]
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    definition: Definition
+    sample: Sample
+    event: dict[str, Any]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        """One line per problem, naming the file and the sample line (a diff a person can act on)."""
+        head = f"{self.definition.source}: sample {self.sample.line[:70]!r}"
+        return "\n".join(f"{head}: {p}" for p in self.problems)
+
+
+def _same(got: Any, want: Any) -> bool:
+    if isinstance(want, float) or isinstance(got, float):
+        try:
+            return math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-9)
+        except (TypeError, ValueError):
+            return False
+    return bool(got == want)
+
+
+def run_samples(engine: Engine) -> list[SampleResult]:
+    """Every sample of every definition through a fresh stream of `engine`: expected keys and model validity."""
+    results = []
+    for d in engine.definitions:
+        for s in d.samples:
+            events = engine.parse_lines([s.line], file=f"sample:{d.app}")
+            ev = events[0] if events else {}
+            problems = []
+            if len(events) != 1:
+                problems.append(f"gave {len(events)} events, expected 1")
+            for k, want in s.expect.items():
+                if not _same(ev.get(k), want):
+                    problems.append(f"key {k!r}: got {ev.get(k)!r}, expected {want!r}")
+            try:
+                validate_event(ev)
+            except ValidationError as e:
+                err = e.errors()[0]
+                problems.append(f"event does not validate: {'.'.join(map(str, err['loc']))}: {err['msg']}")
+            results.append(SampleResult(d, s, ev, tuple(problems)))
+    return results

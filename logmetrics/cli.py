@@ -1,0 +1,187 @@
+"""The command line: option declarations only; each command's work lives in `logmetrics.commands`.
+
+Imports of the pipeline happen inside the commands, so `logmetrics --help` stays fast.
+Every failure a user can cause (bad flag, config, parser definition, path) ends
+as one line on stderr and exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+try:  # typer ≥ 0.2x vendors click; older releases depend on it
+    from typer._click import exceptions as click_exc  # type: ignore[attr-defined,unused-ignore]
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exc  # type: ignore[no-redef,unused-ignore]
+
+app = typer.Typer(
+    name="logmetrics",
+    help="Typed events, JSON lines and Prometheus metrics from local LLM-serving logs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ParsersOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--parsers", help="Extra parser definition folder (repeatable).", envvar="LOGMETRICS_PARSERS"),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (TOML).", envvar="LOGMETRICS_CONFIG")
+]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    prom = "prom"
+    events = "events"
+
+
+class StartAt(str, Enum):
+    beginning = "beginning"
+    end = "end"
+
+
+@app.command()
+def replay(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) and globs.", show_default=False)],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table | json | prom | events",
+                                        envvar="LOGMETRICS_FORMAT")] = Format.table,
+    emit: Annotated[Path | None, typer.Option("--emit", help="Also write the events as JSON lines to FILE.",
+                                              envvar="LOGMETRICS_EMIT")] = None,
+    only_app: Annotated[str | None, typer.Option("--app", help="Only events of this app.",
+                                                 envvar="LOGMETRICS_APP")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only events at or after this time (RFC 3339).",
+                                              envvar="LOGMETRICS_SINCE")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only events before this time (RFC 3339).",
+                                              envvar="LOGMETRICS_UNTIL")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.",
+                                              envvar="LOGMETRICS_NO_PROGRESS")] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: one per core).",
+                                             envvar="LOGMETRICS_JOBS")] = None,
+    parsers: ParsersOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Summarise a pile of logs offline: per app lines, kinds, status codes, latency, timeouts, errors."""
+    from .commands.replay import replay_command
+
+    replay_command(paths, fmt.value, emit=emit, only_app=only_app, since=since, until=until,
+                   progress=not no_progress, jobs=jobs, parsers=parsers or [], config=config)
+
+
+@app.command()
+def run(
+    paths: Annotated[list[str] | None, typer.Argument(help="Files and globs to follow.", envvar="LOGMETRICS_PATHS",
+                                                      show_default=False)] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Events file (size-rotated), or - for stdout.",
+                                               envvar="LOGMETRICS_OUTPUT")] = None,
+    positions: Annotated[str | None, typer.Option("--positions", help="Read positions file.",
+                                                  envvar="LOGMETRICS_POSITIONS")] = None,
+    listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT for /metrics and /healthz.",
+                                               envvar="LOGMETRICS_LISTEN")] = None,
+    start_at: Annotated[StartAt | None, typer.Option("--start-at", help="beginning | end, for files with no position.",
+                                                     envvar="LOGMETRICS_START_AT")] = None,
+    poll: Annotated[bool | None, typer.Option("--poll/--no-poll", help="Poll instead of inotify.",
+                                              envvar="LOGMETRICS_POLL", show_default=False)] = None,
+    parsers: ParsersOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Follow log files live: events as JSON lines, /metrics and /healthz, positions kept across restarts."""
+    from .commands.run import run_command
+
+    run_command(paths=paths, output=output, positions=positions, listen=listen,
+                start_at=start_at.value if start_at else None, poll=poll, parsers=parsers or [], config=config)
+
+
+@app.command()
+def parse(
+    force_app: Annotated[str | None, typer.Option("--app", help="Use only this app's parser (plus fallbacks).",
+                                                  envvar="LOGMETRICS_APP")] = None,
+    color: Annotated[bool | None, typer.Option("--color/--no-color", help="Highlight (default: on a terminal).",
+                                               show_default=False)] = None,
+    parsers: ParsersOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Lines on stdin → events on stdout, in order."""
+    from .commands.parse import parse_command
+
+    parse_command(force_app=force_app, color=color, parsers=parsers or [], config=config)
+
+
+@app.command()
+def check(
+    parsers: ParsersOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate the settings and every parser definition, and run every definition's sample lines."""
+    from .commands.check import check_command
+
+    check_command(parsers=parsers or [], config=config)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of an event line."""
+    import json
+
+    from .events import event_json_schema
+
+    print(json.dumps(event_json_schema(), indent=2))
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder to write live demo logs into.")],
+    rate: Annotated[float, typer.Option("--rate", help="Lines per second, all files together.",
+                                        envvar="LOGMETRICS_DEMO_RATE")] = 5.0,
+) -> None:
+    """Keep appending realistic lines, timestamps shifted to now (feeds the compose demo)."""
+    from .commands.demo import demo_command
+
+    demo_command(directory, rate=rate)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """The one-line error every user mistake ends in."""
+    print(f"logmetrics: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main() -> None:
+    """Console entry point: turn every user error into one line and a non-zero exit."""
+    from .config import ConfigError
+    from .definitions import DefinitionError
+    from .sources import SourceError
+
+    try:
+        app(standalone_mode=False)
+    except click_exc.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            raise SystemExit(0) from None
+        hint = f" (see: logmetrics {e.ctx.command.name} --help)" if e.ctx and e.ctx.command.name else ""
+        fail(e.format_message().replace("\n", " ") + hint)
+    except typer.Abort:
+        fail("aborted", 130)
+    except typer.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except (ConfigError, DefinitionError, SourceError) as e:
+        fail(str(e))
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(0) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        fail(f"{where}{e.strerror or e}")
+
+
+if __name__ == "__main__":
+    main()

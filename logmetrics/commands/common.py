@@ -1,0 +1,24 @@
+"""What several commands share: settings + parser definitions → an engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings, load_settings
+from ..definitions import DefinitionError, load_definitions
+from ..parsing import Engine
+
+
+def settings_and_engine(
+    parsers: list[Path], config: Path | None, force_app: str | None = None, **overrides: Any
+) -> tuple[Settings, Engine]:
+    """Load settings (file < env < flags) and compile the definitions they name."""
+    settings = load_settings(config, {"parsers": [str(p) for p in parsers], **overrides})
+    definitions = load_definitions([Path(p) for p in settings.parsers])
+    if force_app is not None:
+        known = sorted(d.app for d in definitions if not d.fallback)
+        if force_app not in known:
+            raise DefinitionError(f"--app {force_app!r}: no parser definition for it (known: {', '.join(known)})")
+        definitions = [d for d in definitions if d.app == force_app or d.fallback]
+    return settings, Engine(definitions, max_line=settings.max_line_bytes)

@@ -1,0 +1,99 @@
+"""Settings: defaults < `--config FILE` (TOML) < `LOGMETRICS_*` environment < command-line flags.
+
+Typer reads flags and their environment variables; what neither gave comes from
+the config file, then the defaults below. Unknown keys are errors that name the
+key: a misspelt setting silently ignored is a setting that does not work.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = ["DEFAULT_BUCKETS", "ConfigError", "Settings", "load_settings"]
+
+DEFAULT_BUCKETS: dict[str, list[float]] = {
+    "logmetrics_request_duration_seconds": [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
+    "logmetrics_model_load_duration_seconds": [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
+    "logmetrics_tokens_per_second": [1, 2.5, 5, 10, 20, 30, 50, 75, 100, 150, 250, 500, 1000],
+}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the file and key."""
+
+
+class Settings(BaseModel):
+    """Everything `run` and `replay` can be told; every field is also a flag and a LOGMETRICS_ variable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(default_factory=list, description="files, folders and globs to read")
+    output: str = Field("-", description="events JSON lines file, or - for stdout")
+    output_max_bytes: int = Field(100 * 1024 * 1024, ge=0, description="rotate the output at this size (0: never)")
+    output_backups: int = Field(5, ge=0, description="rotated output files kept")
+    positions: str | None = Field(None, description="read positions file (kept across restarts)")
+    listen: str | None = Field("127.0.0.1:9464", description="HOST:PORT for /metrics and /healthz ('' to disable)")
+    start_at: Literal["beginning", "end"] = Field("end", description="where to start files with no saved position")
+    poll: bool = Field(False, description="poll instead of inotify (NFS, Docker Desktop mounts)")
+    parsers: list[str] = Field(default_factory=list, description="extra parser definition folders")
+    max_line_bytes: int = Field(1 << 20, ge=1024, description="longer lines are cut and counted")
+    label_limit: int = Field(200, ge=1, description="distinct values kept per metric label; the rest become 'other'")
+    buckets: dict[str, list[float]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_BUCKETS.items()})
+    redact: bool = Field(True, description="replace secrets (tokens, API keys, URL passwords) before output")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{v!r} is not HOST:PORT")
+        return v
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, bs in v.items():
+            if name not in DEFAULT_BUCKETS:
+                raise ValueError(f"{name!r} is not a histogram (one of {', '.join(DEFAULT_BUCKETS)})")
+            if not bs or any(b <= a for a, b in zip(bs, bs[1:], strict=False)):
+                raise ValueError(f"{name}: buckets must be increasing and non-empty")
+        return {**DEFAULT_BUCKETS, **v}
+
+
+def _explain(e: ValidationError, where: str) -> str:
+    err = e.errors()[0]
+    key = ".".join(str(x) for x in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown key {key!r}"
+    return f"{where}: key {key!r}: {str(err['msg']).removeprefix('Value error, ')}"
+
+
+def load_settings(config: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Merge the config file with flags/env (`overrides`, None meaning 'not given')."""
+    data: dict[str, Any] = {}
+    where = "settings"
+    if config:
+        path = Path(config)
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file does not exist") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        data = {k.replace("-", "_"): v for k, v in data.items()}
+    for k, v in (overrides or {}).items():
+        if v is not None and v != [] and v != ():
+            data[k] = list(v) if isinstance(v, tuple) else v
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_explain(e, where)) from None

@@ -1,0 +1,272 @@
+"""Field conversions: durations to milliseconds, timestamps to RFC 3339 UTC.
+
+Both run once or twice per log line, so they avoid `datetime` on the common
+paths: durations are parsed to integer nanoseconds (exact, then one correctly
+rounded division), timestamps are re-assembled from slices, and the only
+calendar arithmetic (zone offsets, validation) is memoised per second.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+__all__ = [
+    "TIMESTAMP_FORMATS",
+    "DurationError",
+    "duration_ms",
+    "format_go_duration",
+    "format_ts",
+    "go_duration_ns",
+    "parse_ts",
+]
+
+
+class DurationError(ValueError):
+    """A duration string that no supported notation explains."""
+
+
+# --- durations --------------------------------------------------------------
+
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,  # micro sign U+00B5, what Go prints
+    "μs": 1_000,  # Greek mu U+03BC, what people type
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def _decimal_ns(number: str, unit_ns: int) -> int:
+    """`number` × `unit_ns`, exactly, for a plain decimal string (no float rounding)."""
+    whole, _, frac = number.partition(".")
+    ns = int(whole or "0") * unit_ns
+    if frac:
+        # unit_ns is a power of ten times 1, 60 or 3600: scale the fraction in integers.
+        scaled = int(frac) * unit_ns
+        ns += scaled // 10 ** len(frac)
+    return ns
+
+
+def go_duration_ns(text: str) -> int:
+    """Parse a Go `time.Duration` string (`1h2m3.5s`, `178.535µs`, `-1.5s`, `0s`) to integer ns."""
+    s = text.strip()
+    sign = 1
+    if s[:1] in "+-" and s:
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    if s == "0":
+        return 0
+    pos = 0
+    total = 0
+    for m in _GO_PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += _decimal_ns(m.group(1), _UNIT_NS[m.group(2)])
+        pos = m.end()
+    if pos != len(s) or not s:
+        raise DurationError(f"not a Go duration: {text!r}")
+    return sign * total
+
+
+def duration_ms(text: str, unit: str = "go") -> float:
+    """Milliseconds from a duration string.
+
+    `unit` says how the log writes it: `go` (Go duration with unit suffixes),
+    `ms` / `s` / `us` (a bare number in that unit, as nginx writes `$request_time`
+    in seconds), or `auto` (a number with an optional suffix; bare means seconds).
+    """
+    s = text.strip()
+    if unit == "go" or (unit == "auto" and s and not s[-1].isdigit() and s[-1] != "."):
+        if s.endswith("ms") and s[0].isdigit() and s[:-2].replace(".", "", 1).isdigit():
+            return _decimal_ns(s[:-2], 1_000_000) / 1_000_000  # the common `1245.67ms`
+        return go_duration_ns(s) / 1_000_000
+    scale = {"ms": 1_000_000, "s": 1_000_000_000, "auto": 1_000_000_000, "us": 1_000, "ns": 1}.get(unit)
+    if scale is None:
+        raise DurationError(f"unknown duration unit {unit!r}")
+    sign = -1 if s.startswith("-") else 1
+    body = s.lstrip("+-")
+    if not body or not body.replace(".", "", 1).isdigit():
+        raise DurationError(f"not a number of {unit}: {text!r}")
+    return sign * _decimal_ns(body, scale) / 1_000_000
+
+
+def format_go_duration(ns: int) -> str:
+    """Format integer nanoseconds the way Go's `Duration.String` does (for tests and the demo)."""
+    if ns == 0:
+        return "0s"
+    neg = ns < 0
+    u = -ns if neg else ns
+    if u < 1_000_000_000:
+        for unit, size in (("ns", 1), ("µs", 1_000), ("ms", 1_000_000)):
+            if u < size * 1000:
+                out = _trim(u, size) + unit
+                break
+    else:
+        h, rem = divmod(u, 3_600_000_000_000)
+        m, rem = divmod(rem, 60_000_000_000)
+        out = _trim(rem, 1_000_000_000) + "s"
+        if h:
+            out = f"{h}h{m}m{out}"
+        elif m:
+            out = f"{m}m{out}"
+    return ("-" + out) if neg else out
+
+
+def _trim(value: int, size: int) -> str:
+    whole, frac = divmod(value, size)
+    if not frac:
+        return str(whole)
+    digits = len(str(size)) - 1
+    return f"{whole}.{str(frac).rjust(digits, '0').rstrip('0')}"
+
+
+# --- timestamps --------------------------------------------------------------
+
+TIMESTAMP_FORMATS = ("auto", "iso", "go", "clf", "epoch", "syslog")
+
+_ISO = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s?(Z|z|UTC|[+-]\d\d(?::?\d\d)?)?"
+)
+_GO = re.compile(r"(\d{4})/(\d\d)/(\d\d)(?: - | +|T)(\d\d):(\d\d):(\d\d)(?:[.,](\d+))?")
+_CLF = re.compile(r"(\d\d)/(\w{3})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?: ([+-]\d{4}))?")
+_SYSLOG = re.compile(r"(\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                                        "oct", "nov", "dec"), 1)}
+
+# (YYYY-MM-DDTHH:MM:SS as written, offset as written) -> the UTC second, or None when invalid.
+_SECOND_CACHE: dict[tuple[str, str], str | None] = {}
+_CACHE_MAX = 65_536
+
+
+def _utc_second(local: str, offset: str) -> str | None:
+    key = (local, offset)
+    hit = _SECOND_CACHE.get(key, "")
+    if hit != "":
+        return hit
+    try:
+        dt = datetime(int(local[0:4]), int(local[5:7]), int(local[8:10]),
+                      int(local[11:13]), int(local[14:16]), int(local[17:19]))
+        if offset and offset not in ("Z", "z", "UTC"):
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) >= 4 else 0)
+            dt -= timedelta(minutes=sign * minutes)
+        out: str | None = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        out = None
+    if len(_SECOND_CACHE) >= _CACHE_MAX:
+        _SECOND_CACHE.clear()
+    _SECOND_CACHE[key] = out
+    return out
+
+
+def _assemble(y: str, mo: str, d: str, h: str, mi: str, s: str, frac: str | None, offset: str) -> str | None:
+    sec = _utc_second(f"{y}-{mo}-{d}T{h}:{mi}:{s}", offset)
+    if sec is None:
+        return None
+    ms = (frac or "")[:3].ljust(3, "0")
+    return f"{sec}.{ms}Z"
+
+
+def format_ts(epoch_seconds: float) -> str:
+    """RFC 3339 UTC with milliseconds for a POSIX time (read times, epoch fields)."""
+    whole, ms = divmod(int(round(epoch_seconds * 1000)), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+
+
+def _parse_epoch(s: str) -> str | None:
+    whole, _, frac = s.partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        return None
+    n = len(whole)
+    if n <= 10:
+        value = float(s)
+    elif n <= 13:
+        value = int(whole) / 1_000
+    elif n <= 16:
+        value = int(whole) / 1_000_000
+    else:
+        value = int(whole) / 1_000_000_000
+    try:
+        return format_ts(value)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _syslog_year(month: int, day: int, now: float) -> int:
+    """The year a yearless syslog stamp belongs to: this year unless that is in the future."""
+    today = datetime.fromtimestamp(now, UTC)
+    year = today.year
+    if (month, day) > (today.month, today.day + 1):
+        year -= 1
+    return year
+
+
+def parse_ts(text: str, fmt: str = "auto", now: float | None = None) -> str | None:
+    """Normalise a timestamp to `YYYY-MM-DDTHH:MM:SS.mmmZ`; None when it is not one.
+
+    Zone-less stamps are taken as UTC (the contract); offsets are converted.
+    `fmt` is one of TIMESTAMP_FORMATS or a `strptime` pattern (slow path).
+    """
+    s = text.strip().strip('"')
+    if not s:
+        return None
+    if fmt == "auto":
+        if len(s) == 24 and s[23] == "Z" and s[10] == "T" and s[19] == ".":
+            fmt = "iso"
+        elif s[0].isdigit():
+            c4 = s[4:5]
+            fmt = "iso" if c4 == "-" else "go" if c4 == "/" else "clf" if s[2:3] == "/" else "epoch"
+        else:
+            fmt = "syslog"
+    if fmt == "iso":
+        if len(s) == 24 and s[23] == "Z" and s[10] == "T" and s[19] == ".":
+            sec = _utc_second(s[:19], "")
+            return None if sec is None else s
+        m = _ISO.match(s)
+        if m is None:
+            return None
+        y, mo, d, h, mi, sec_, frac, off = m.groups()
+        return _assemble(y, mo, d, h, mi, sec_, frac, off or "")
+    if fmt == "go":
+        m = _GO.match(s)
+        if m is None:
+            return None
+        y, mo, d, h, mi, sec_, frac = m.groups()
+        return _assemble(y, mo, d, h, mi, sec_, frac, "")
+    if fmt == "clf":
+        m = _CLF.match(s)
+        if m is None:
+            return None
+        d, mon, y, h, mi, sec_, frac, off = m.groups()
+        mo_n = _MONTHS.get(mon.lower())
+        if mo_n is None:
+            return None
+        return _assemble(y, f"{mo_n:02d}", d, h, mi, sec_, frac, off or "")
+    if fmt == "epoch":
+        return _parse_epoch(s)
+    if fmt == "syslog":
+        m = _SYSLOG.match(s)
+        if m is None:
+            return None
+        mon, d, h, mi, sec_, frac = m.groups()
+        mo_n = _MONTHS.get(mon.lower())
+        if mo_n is None:
+            return None
+        year = _syslog_year(mo_n, int(d), time.time() if now is None else now)
+        return _assemble(str(year), f"{mo_n:02d}", f"{int(d):02d}", h, mi, sec_, frac, "")
+    if "%" in fmt:
+        try:
+            dt = datetime.strptime(s, fmt)
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return format_ts(dt.timestamp())
+    raise ValueError(f"unknown timestamp format {fmt!r}")

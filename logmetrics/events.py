@@ -1,0 +1,117 @@
+"""The event: one pydantic model per kind, the single definition of the contract's keys.
+
+The per-line path builds plain dicts (validation would cost more than parsing);
+these models are what `logmetrics schema` prints, what parser definitions are
+checked against, and what the tests validate every emitted dict with.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+Level = Literal["debug", "info", "warn", "error"]
+LEVELS: tuple[str, ...] = ("debug", "info", "warn", "error")
+TS_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ts: str = Field(pattern=TS_PATTERN, description="RFC 3339 UTC with ms: the line's own time, else read time")
+    ts_source: Literal["read"] | None = Field(None, description='"read" when the line carried no time')
+    app: str = Field(description="ollama, deepchat, openwebui, nginx, unknown, ...")
+    level: Level
+    msg: str = Field(description="the message text; for an access line `POST /api/chat 500`")
+    container: str | None = None
+    stream: Literal["stdout", "stderr"] | None = None
+    model: str | None = None
+    host: str | None = None
+    error: str | None = None
+    line: str = Field(description="the application's own line, envelope and ANSI codes removed")
+    file: str = Field(description="the file it came from")
+
+
+class RequestEvent(_EventBase):
+    kind: Literal["request"]
+    status: int = Field(ge=0, le=999)
+    method: str | None = None
+    path: str | None = Field(None, description="query string removed")
+    duration_ms: float | None = Field(None, ge=0)
+    client: str | None = None
+
+
+class TimeoutEvent(_EventBase):
+    kind: Literal["timeout"]
+    operation: str = Field(description="short, low-cardinality: runner_start, stream, upstream, request, ...")
+    timeout_ms: float | None = Field(None, ge=0)
+
+
+class ErrorEvent(_EventBase):
+    kind: Literal["error"]
+    error: str  # type: ignore[assignment]  # required for this kind
+
+
+class ModelLoadEvent(_EventBase):
+    kind: Literal["model_load"]
+    duration_ms: float = Field(ge=0)
+
+
+class InferenceEvent(_EventBase):
+    kind: Literal["inference"]
+    prompt_tokens: int | None = Field(None, ge=0)
+    prompt_ms: float | None = Field(None, ge=0)
+    completion_tokens: int | None = Field(None, ge=0)
+    eval_ms: float | None = Field(None, ge=0)
+    tokens_per_s: float | None = Field(None, ge=0)
+
+
+class LogEvent(_EventBase):
+    kind: Literal["log"]
+
+
+MODELS: dict[str, type[_EventBase]] = {
+    "request": RequestEvent,
+    "timeout": TimeoutEvent,
+    "error": ErrorEvent,
+    "model_load": ModelLoadEvent,
+    "inference": InferenceEvent,
+    "log": LogEvent,
+}
+KINDS: tuple[str, ...] = tuple(MODELS)
+
+Event = Annotated[
+    RequestEvent | TimeoutEvent | ErrorEvent | ModelLoadEvent | InferenceEvent | LogEvent,
+    Field(discriminator="kind"),
+]
+
+COMMON_KEYS: frozenset[str] = frozenset(_EventBase.model_fields) | {"kind"}
+KIND_KEYS: dict[str, frozenset[str]] = {k: frozenset(m.model_fields) - COMMON_KEYS for k, m in MODELS.items()}
+ALL_KEYS: frozenset[str] = COMMON_KEYS.union(*KIND_KEYS.values())
+INT_KEYS: frozenset[str] = frozenset(
+    name for m in MODELS.values() for name, f in m.model_fields.items() if f.annotation in (int, int | None)
+)
+FLOAT_KEYS: frozenset[str] = frozenset(
+    name for m in MODELS.values() for name, f in m.model_fields.items() if f.annotation in (float, float | None)
+)
+
+
+@cache
+def _adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(Event)
+
+
+def validate_event(data: dict[str, Any]) -> _EventBase:
+    """Validate one emitted dict against its kind's model (tests and `check`, not the hot path)."""
+    result: _EventBase = _adapter().validate_python(data)
+    return result
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an event line, as `logmetrics schema` prints it."""
+    schema: dict[str, Any] = _adapter().json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "logmetrics event"
+    return schema

@@ -1,0 +1,558 @@
+"""The engine: raw lines in, event dicts out.
+
+Per line: decode, strip ANSI, peel envelopes, join runtime-split and multiline
+records, then try patterns — the stream's own app first (a file rarely changes
+format), every other app next, the generic fallbacks last. A line nothing
+explains still becomes a `log` event: nothing is dropped for not parsing.
+
+This is the code that runs millions of times, so it trades a little elegance
+for speed: compiled patterns are tuples of plain values, literal prefilters run
+before any regex, and events are plain dicts (validated against the pydantic
+models in the tests, not here).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .conversions import DurationError, duration_ms, format_ts, parse_ts
+from .definitions import ClassifyRule, Definition, Pattern, load_definitions
+from .envelopes import Envelope, strip_ansi, unwrap
+from .events import COMMON_KEYS, INT_KEYS, KIND_KEYS
+
+__all__ = ["Engine", "Stats", "Stream", "normalise_level", "parse_logfmt"]
+
+Event = dict[str, Any]
+UNKNOWN = "unknown"
+
+_LEVELS = {
+    "trace": "debug", "debug": "debug", "dbg": "debug", "d": "debug", "verbose": "debug",
+    "info": "info", "inf": "info", "i": "info", "notice": "info", "information": "info",
+    "warn": "warn", "warning": "warn", "wrn": "warn", "w": "warn",
+    "error": "error", "err": "error", "eror": "error", "e": "error", "fatal": "error",
+    "critical": "error", "crit": "error", "panic": "error", "alert": "error", "emerg": "error",
+    "emergency": "error", "severe": "error", "f": "error", "c": "error",
+}
+
+
+def normalise_level(value: str) -> str | None:
+    """`WARNING` → `warn`, `FATAL`/`CRITICAL` → `error`; None for what is not a level."""
+    return _LEVELS.get(value.strip().strip("[]:").lower())
+
+
+_LOGFMT = re.compile(r'([\w.@/-]+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def _unquote(v: str) -> str:
+    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        v = v[1:-1]
+        if "\\" in v:
+            v = v.replace('\\"', '"').replace("\\\\", "\\")
+    return v
+
+
+def parse_logfmt(text: str) -> dict[str, str]:
+    """`key=value key2="quoted value"` pairs; the first occurrence of a key wins."""
+    out: dict[str, str] = {}
+    for k, v in _LOGFMT.findall(text):
+        if k not in out:
+            out[k] = _unquote(v)
+    return out
+
+
+# Keys people use in logfmt/JSON lines, mapped to event keys (first hit wins).
+_KEY_ALIASES: dict[str, tuple[str, ...]] = {
+    "ts": ("time", "ts", "timestamp", "@timestamp", "t", "date", "datetime", "asctime"),
+    "level": ("level", "lvl", "severity", "loglevel", "levelname", "log.level", "log_level"),
+    "msg": ("msg", "message", "event", "text"),
+    "error": ("error", "err", "exception", "error_message"),
+    "model": ("model", "model_name"),
+    "host": ("host", "hostname"),
+    "status": ("status", "status_code", "statusCode", "http_status", "response_status"),
+    "duration_ms": ("duration_ms", "duration", "latency", "elapsed", "took", "response_time", "request_time"),
+    "method": ("method", "http_method", "request_method"),
+    "path": ("path", "url", "uri", "route", "request_uri"),
+    "client": ("client", "remote_addr", "client_ip", "remote_ip", "ip"),
+    "operation": ("operation", "op"),
+}
+
+
+def _duration_value(raw: str, unit: str) -> float:
+    s = raw.strip().strip('"')
+    if s and s[-1].isalpha():
+        return duration_ms(s, "go")
+    return duration_ms(s, unit)
+
+
+@dataclass
+class Stats:
+    """Pipeline counters, shared by all streams of an engine and merged across workers."""
+
+    lines: int = 0
+    bytes: int = 0
+    unrecognized: Counter[str] = field(default_factory=Counter)  # by app
+    malformed: Counter[str] = field(default_factory=Counter)  # by reason: oversized, invalid_utf8
+    dropped: Counter[str] = field(default_factory=Counter)  # by reason
+
+    def merge(self, other: Stats) -> None:
+        self.lines += other.lines
+        self.bytes += other.bytes
+        self.unrecognized.update(other.unrecognized)
+        self.malformed.update(other.malformed)
+        self.dropped.update(other.dropped)
+
+
+class _Compiled:
+    """A pattern flattened into what the hot loop touches."""
+
+    __slots__ = ("app", "first", "json_body", "kind", "level", "literals", "logfmt", "name", "sets",
+                 "sticky", "search", "ts_format", "units", "wanted")
+
+    def __init__(self, app: str, p: Pattern, sticky: bool) -> None:
+        self.app = app
+        self.name = p.name
+        self.kind = p.kind
+        self.first = p.contains[0] if p.contains else None
+        self.literals = tuple(p.contains[1:])
+        self.search = re.compile(p.regex).search if p.regex else None
+        self.ts_format = p.ts_format
+        self.units = {k: p.units.get(k, "ms") for k in KIND_KEYS[p.kind] | COMMON_KEYS if k.endswith("_ms")}
+        self.level = p.level
+        self.sets = dict(p.set)
+        self.logfmt = p.logfmt
+        self.json_body = p.json_body
+        self.sticky = sticky
+        # Keys logfmt/JSON bodies may fill for this kind.
+        allowed = (KIND_KEYS[p.kind] | {"ts", "level", "msg", "error", "model", "host"})
+        self.wanted = tuple((k, a) for k, a in _KEY_ALIASES.items() if k in allowed)
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+_PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Timeout|Warning|Failure)\b|[A-Za-z_][\w.]*: ")
+_GO_FRAME = re.compile(r"[\w./*()\[\]{}-]+\(.*\)$|created by |\[signal |exit status |runtime\.|goroutine ")
+
+# Fallback heuristics for lines no pattern explains.
+_LEAD_TS = re.compile(
+    r"\[?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+    r"|\d{4}/\d\d/\d\d(?: - | )\d\d:\d\d:\d\d(?:\.\d+)?)\]?"
+)
+_LEAD_LEVEL = re.compile(
+    r"[\s|\[(<]*(TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|FATAL|CRITICAL|PANIC|"
+    r"trace|debug|info|warning|warn|error|fatal|critical)\b"
+)
+_LEVEL_KV = re.compile(r"\blevel=\"?(\w+)")
+
+
+class Stream:
+    """One input stream (a file): its sticky app, split-line and multiline buffers."""
+
+    __slots__ = ("_engine", "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_sticky",
+                 "container", "file", "host")
+
+    def __init__(self, engine: Engine, file: str, container: str | None, app_hint: str | None,
+                 host: str | None = None) -> None:
+        self._engine = engine
+        self.file = file
+        self.container = container
+        self.host = host
+        self._sticky: str | None = engine.app_for_hint(app_hint) if app_hint else None
+        self._order = engine.order_for(self._sticky)
+        self._part: list[str] = []  # CRI `P` / Docker no-newline pieces
+        self._part_env: Envelope | None = None
+        self._ml: list[str] = []  # a traceback or panic being collected
+        self._ml_env: Envelope | None = None
+        self._ml_kind = ""
+
+    @property
+    def app(self) -> str:
+        """The app this stream has been recognised as (`unknown` before any line matched)."""
+        return self._sticky or UNKNOWN
+
+    @property
+    def holding(self) -> bool:
+        """True while a split line or a multiline record waits for its end (positions must not pass it)."""
+        return bool(self._part or self._ml)
+
+    def feed(self, lines: Iterable[bytes | str]) -> list[Event]:
+        """Events for these lines (without their newlines), in order; may hold back a multiline record."""
+        eng = self._engine
+        stats = eng.stats
+        max_line = eng.max_line
+        out: list[Event] = []
+        append = out.append
+        parse = self._parse
+        n = 0
+        for raw in lines:
+            n += 1
+            if type(raw) is bytes:
+                if len(raw) > max_line:
+                    raw = raw[:max_line]
+                    stats.malformed["oversized"] += 1
+                try:
+                    text = raw.decode()
+                except UnicodeDecodeError:
+                    text = raw.decode("utf-8", "replace")
+                    stats.malformed["invalid_utf8"] += 1
+            else:
+                text = str(raw)
+                if len(text) > max_line:
+                    text = text[:max_line]
+                    stats.malformed["oversized"] += 1
+            if text and text[-1] == "\r":
+                text = text[:-1]
+            if "\x1b" in text:
+                text = strip_ansi(text)
+            env = unwrap(text, eng.now()) if text else None
+            if env is not None:
+                text = env.text
+                if "\x1b" in text:
+                    text = strip_ansi(text)
+                if env.partial or self._part:
+                    self._part.append(text)
+                    if self._part_env is None:
+                        self._part_env = env
+                    if env.partial and sum(map(len, self._part)) < max_line:
+                        continue
+                    text = "".join(self._part)[:max_line]
+                    env = self._part_env._replace(text=text, partial=False)
+                    self._part.clear()
+                    self._part_env = None
+            if self._ml:
+                if self._ml_continues(text):
+                    self._ml.append(text)
+                    if self._ml_kind == "py" and text[:1] not in (" ", "\t", "") and _PY_EXC.match(text):
+                        append(self._ml_flush())
+                    elif len(self._ml) >= 1000:
+                        append(self._ml_flush())
+                    continue
+                append(self._ml_flush())
+            if text.startswith(_TRACEBACK):
+                self._ml, self._ml_env, self._ml_kind = [text], env, "py"
+                continue
+            if text.startswith(("panic: ", "fatal error: ")):
+                self._ml, self._ml_env, self._ml_kind = [text], env, "go"
+                continue
+            append(parse(text, env))
+        stats.lines += n
+        return out
+
+    def flush(self) -> list[Event]:
+        """Emit whatever is held (end of file, idle, rotation, shutdown)."""
+        out: list[Event] = []
+        if self._part:
+            env = self._part_env
+            text = "".join(self._part)[: self._engine.max_line]
+            self._part.clear()
+            self._part_env = None
+            out.append(self._parse(text, env._replace(text=text, partial=False) if env else None))
+        if self._ml:
+            out.append(self._ml_flush())
+        return out
+
+    def _ml_continues(self, text: str) -> bool:
+        if not text or text[0] in " \t":
+            return True
+        if self._ml_kind == "py":
+            return text.startswith(("During handling", "The above exception", _TRACEBACK)) or bool(
+                _PY_EXC.match(text)
+            )
+        return bool(_GO_FRAME.match(text)) or text.startswith(("goroutine ", "panic: ", "[recovered]"))
+
+    def _ml_flush(self) -> Event:
+        lines, env = self._ml, self._ml_env
+        self._ml, self._ml_env = [], None
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        if self._ml_kind == "py":
+            msg = next((x for x in reversed(lines) if x and x[0] not in " \t"), lines[0])
+        else:
+            msg = lines[0]
+        ev = self._parse(lines[0], env)  # the first line's facts (time, app), then the whole record
+        level = ev["level"] if ev["level"] in ("error", "warn") else "error"
+        base = {k: ev[k] for k in ("ts", "ts_source", "app") if k in ev}
+        rec: Event = {**base, "kind": "error", "level": level, "msg": msg}
+        for k in ("container", "stream", "host"):
+            if k in ev:
+                rec[k] = ev[k]
+        rec["error"] = msg
+        rec["line"] = "\n".join(lines)
+        rec["file"] = self.file
+        return rec
+
+    # -- one line -----------------------------------------------------------------------
+
+    def _parse(self, text: str, env: Envelope | None) -> Event:
+        eng = self._engine
+        ev: Event | None = None
+        for cp in self._order:
+            first = cp.first
+            if first is not None and first not in text:
+                continue
+            if cp.literals:
+                ok = True
+                for lit in cp.literals:
+                    if lit not in text:
+                        ok = False
+                        break
+                if not ok:
+                    continue
+            if cp.search is not None:
+                m = cp.search(text)
+                if m is None:
+                    continue
+                groups = m.groupdict()
+            else:
+                groups = {}
+            ev = eng.build(cp, groups, text)
+            if ev is None:
+                continue
+            if cp.sticky and cp.app != self._sticky:
+                self._sticky = cp.app
+                self._order = eng.order_for(cp.app)
+            if not cp.sticky:
+                ev["app"] = self._app_for(env)
+            break
+        if ev is None:
+            ev = eng.fallback(text)
+            app = ev["app"] = self._app_for(env)
+            eng.stats.unrecognized[app] += 1
+        if ev["kind"] in ("log", "error"):
+            eng.classify(ev, text)
+        return self._finish(ev, text, env)
+
+    def _app_for(self, env: Envelope | None) -> str:
+        if self._sticky:
+            return self._sticky
+        if env is not None and env.app_hint:
+            return self._engine.app_for_hint(env.app_hint) or UNKNOWN
+        return UNKNOWN
+
+    def _finish(self, ev: Event, text: str, env: Envelope | None) -> Event:
+        if ev["ts"] is None:
+            if env is not None and env.ts is not None:
+                ev["ts"] = env.ts
+            else:
+                ev["ts"] = format_ts(self._engine.now())
+                ev["ts_source"] = "read"
+        if env is not None:
+            c = env.container or self.container
+            if c:
+                ev["container"] = c
+            if env.stream:
+                ev["stream"] = env.stream
+            h = env.host or self.host
+            if h and "host" not in ev:
+                ev["host"] = h
+        else:
+            if self.container:
+                ev["container"] = self.container
+            if self.host and "host" not in ev:
+                ev["host"] = self.host
+        ev["line"] = text
+        ev["file"] = self.file
+        return ev
+
+
+class Engine:
+    """Compiled parser definitions plus the state shared by all streams."""
+
+    def __init__(
+        self,
+        definitions: list[Definition] | None = None,
+        *,
+        max_line: int = 1 << 20,
+        now: Callable[[], float] = time.time,
+        stats: Stats | None = None,
+    ) -> None:
+        self.definitions = load_definitions() if definitions is None else definitions
+        self.max_line = max_line
+        self.now = now
+        self.stats = stats if stats is not None else Stats()
+        self._by_app: dict[str, list[_Compiled]] = {}
+        fallbacks: list[_Compiled] = []
+        rules: list[ClassifyRule] = []
+        for d in self.definitions:
+            compiled = [_Compiled(d.app, p, not d.fallback) for p in d.patterns]
+            if d.fallback:
+                fallbacks.extend(compiled)
+            else:
+                self._by_app.setdefault(d.app, []).extend(compiled)
+            rules.extend(d.classify)
+        self.apps = tuple(self._by_app)
+        self._fallbacks = tuple(fallbacks)
+        self._orders: dict[str | None, tuple[_Compiled, ...]] = {}
+        self._rules = {r.contains.lower(): r for r in rules}
+        self._rules_rx = (
+            re.compile("|".join(re.escape(k) for k in sorted(self._rules, key=len, reverse=True)), re.I)
+            if self._rules
+            else None
+        )
+        self._hints: dict[str, str | None] = {}
+
+    def stream(self, file: str, *, container: str | None = None, app_hint: str | None = None,
+               host: str | None = None) -> Stream:
+        """A new stream for one file; `app_hint` (from a path or container name) is a hint at most."""
+        return Stream(self, file, container, app_hint, host)
+
+    def parse_lines(self, lines: Iterable[bytes | str], file: str = "-") -> list[Event]:
+        """Events for a batch of lines of one stream, flushed (tests, `parse`, samples)."""
+        s = self.stream(file)
+        return s.feed(lines) + s.flush()
+
+    def order_for(self, app: str | None) -> tuple[_Compiled, ...]:
+        order = self._orders.get(app)
+        if order is None:
+            first = self._by_app.get(app or "", [])
+            rest = [cp for a, cps in self._by_app.items() if a != app for cp in cps]
+            order = self._orders[app] = (*first, *rest, *self._fallbacks)
+        return order
+
+    def app_for_hint(self, hint: str) -> str | None:
+        """The known app a container/program/path name points at (`miner-ollama-1` → ollama)."""
+        if hint in self._hints:
+            return self._hints[hint]
+        flat = re.sub(r"[^a-z0-9]", "", hint.lower())
+        found = next((a for a in self.apps if a in flat), None)
+        if len(self._hints) < 10_000:
+            self._hints[hint] = found
+        return found
+
+    # -- building events ------------------------------------------------------------------
+
+    def build(self, cp: _Compiled, groups: dict[str, str | None], text: str) -> Event | None:
+        """The event for a pattern match, or None when a captured value does not convert."""
+        ts = level = msg = None
+        fields: dict[str, Any] = {}
+        kind = cp.kind
+        body_kv: dict[str, Any] | None = None
+        if cp.logfmt is not None:
+            src = text if cp.logfmt == "line" else (groups.pop(cp.logfmt, None) or "")
+            body_kv = parse_logfmt(src)
+        elif cp.json_body is not None:
+            src = text if cp.json_body == "line" else (groups.pop(cp.json_body, None) or "")
+            try:
+                obj = orjson.loads(src)
+            except orjson.JSONDecodeError:
+                return None
+            if not isinstance(obj, dict):
+                return None
+            body_kv = obj
+        try:
+            for key, val in groups.items():
+                if val is None:
+                    continue
+                if key == "ts":
+                    ts = parse_ts(val, cp.ts_format, self.now())
+                elif key == "level":
+                    level = normalise_level(val)
+                elif key == "msg":
+                    msg = _unquote(val)
+                else:
+                    fields[key] = self._convert(key, val, cp)
+            if body_kv:
+                for key, aliases in cp.wanted:
+                    if key == "ts" and ts is not None or key == "level" and level is not None:
+                        continue
+                    if key == "msg" and msg is not None or key in fields:
+                        continue
+                    for a in aliases:
+                        v = body_kv.get(a)
+                        if v is None or v == "":
+                            continue
+                        if key == "ts":
+                            ts = parse_ts(str(v), "epoch" if isinstance(v, int | float) else "auto", self.now())
+                        elif key == "level":
+                            level = normalise_level(str(v))
+                        elif key == "msg":
+                            msg = str(v)
+                        elif isinstance(v, dict | list):
+                            continue
+                        else:
+                            fields[key] = self._convert(key, str(v), cp)
+                        break
+        except (ValueError, DurationError):
+            return None
+        if kind == "request" and "status" not in fields:
+            return None
+        for k, v in cp.sets.items():
+            fields.setdefault(k, v)
+        if level is None:
+            level = cp.level
+            if level is None:
+                if kind == "request":
+                    st = fields["status"]
+                    level = "error" if st >= 500 else "warn" if st >= 400 else "info"
+                elif kind in ("error", "timeout"):
+                    level = "error"
+                else:
+                    level = "info"
+        if msg is None:
+            if kind == "request":
+                method = fields.get("method")
+                path = fields.get("path")
+                msg = f"{method} {path} {fields['status']}" if method else str(fields["status"])
+            else:
+                msg = text
+        if kind == "error" and "error" not in fields:
+            fields["error"] = msg
+        ev: Event = {"ts": ts, "app": cp.app, "kind": kind, "level": level, "msg": msg}
+        ev.update(fields)
+        return ev
+
+    def _convert(self, key: str, val: str, cp: _Compiled) -> Any:
+        if key in INT_KEYS:
+            return int(val)
+        if key.endswith("_ms"):
+            return _duration_value(val, cp.units.get(key, "ms"))
+        if key == "tokens_per_s":
+            return float(val)
+        if key == "path":
+            q = val.find("?")
+            return val[:q] if q >= 0 else val
+        return val
+
+    def fallback(self, text: str) -> Event:
+        """A `log` event for a line no pattern explains: time and level by heuristics."""
+        ts = None
+        level = None
+        m = _LEAD_TS.match(text)
+        rest_at = 0
+        if m is not None:
+            ts = parse_ts(m.group(1), "auto", self.now())
+            rest_at = m.end()
+        lm = _LEAD_LEVEL.match(text, rest_at)
+        if lm is not None:
+            level = normalise_level(lm.group(1))
+        elif "level=" in text:
+            km = _LEVEL_KV.search(text)
+            if km is not None:
+                level = normalise_level(km.group(1))
+        return {"ts": ts, "app": UNKNOWN, "kind": "log", "level": level or "info", "msg": text}
+
+    def classify(self, ev: Event, text: str) -> None:
+        """Timeouts and crash phrases read alike in every app: re-kind `log`/`error` events by them."""
+        rx = self._rules_rx
+        if rx is not None:
+            m = rx.search(text)
+            if m is not None:
+                rule = self._rules[m.group(0).lower()]
+                if rule.kind == "timeout" and ev["kind"] != "timeout":
+                    ev["kind"] = "timeout"
+                    ev["operation"] = rule.operation
+                    if ev["level"] == "info" and rule.level:
+                        ev["level"] = rule.level
+                    return
+                if rule.kind == "error":
+                    ev["kind"] = "error"
+                    ev.setdefault("error", ev["msg"])
+                    return
+        if ev["kind"] == "log" and ev["level"] == "error":
+            ev["kind"] = "error"
+            ev.setdefault("error", ev["msg"])
