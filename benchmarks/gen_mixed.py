@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from logmetrics.demo import (  # noqa: E402
+from logmetrics.demo import (
     NS,
     gin_line,
     llama_print_timings,
@@ -40,9 +40,15 @@ SLOG_PREFIX = len("time=2026-11-03T00:00:00.000Z")
 LOGFMT_PREFIX = len("2026-11-03T00:00:00.000Z")
 
 ROUTES = (
-    ("POST", "/api/chat", 30), ("POST", "/api/generate", 12), ("GET", "/api/tags", 20),
-    ("GET", "/api/version", 12), ("HEAD", "/", 6), ("POST", "/api/embed", 10), ("GET", "/api/ps", 6),
-    ("POST", "/v1/chat/completions", 3), ("POST", "/api/show?name=llama3%3A8b", 1),
+    ("POST", "/api/chat", 30),
+    ("POST", "/api/generate", 12),
+    ("GET", "/api/tags", 20),
+    ("GET", "/api/version", 12),
+    ("HEAD", "/", 6),
+    ("POST", "/api/embed", 10),
+    ("GET", "/api/ps", 6),
+    ("POST", "/v1/chat/completions", 3),
+    ("POST", "/api/show?name=llama3%3A8b", 1),
 )
 CLIENTS = ("127.0.0.1", "172.18.0.5", "172.18.0.1", "10.0.4.23", "192.168.1.14")
 
@@ -79,30 +85,56 @@ def slog_bodies(rng: random.Random) -> list[tuple[str, str]]:
     for _ in range(POOL):
         roll = rng.random()
         if roll < 0.04:
-            text = slog_line(dummy, "INFO", "server.go:626",
-                             f"llama runner started in {rng.uniform(1.5, 90):.2f} seconds")
+            text = slog_line(
+                dummy, "INFO", "server.go:626", f"llama runner started in {rng.uniform(1.5, 90):.2f} seconds"
+            )
             cat = "load"
         elif roll < 0.06:
-            text = slog_line(dummy, "ERROR", "sched.go:455", "error loading llama server",
-                             error="timed out waiting for llama runner to start - progress "
-                                   f"{rng.random():.2f} - ")
+            text = slog_line(
+                dummy,
+                "ERROR",
+                "sched.go:455",
+                "error loading llama server",
+                error=f"timed out waiting for llama runner to start - progress {rng.random():.2f} - ",
+            )
             cat = "timeout"
         elif roll < 0.09:
-            text = slog_line(dummy, "ERROR", "sched.go:455", "error loading llama server",
-                             error="llama runner process has terminated: exit status 2")
+            text = slog_line(
+                dummy,
+                "ERROR",
+                "sched.go:455",
+                "error loading llama server",
+                error="llama runner process has terminated: exit status 2",
+            )
             cat = "error"
         elif roll < 0.20:
-            text = slog_line(dummy, "WARN", "types.go:512", "invalid option provided",
-                             option=rng.choice(["tfs_z", "penalize_newline", "mirostat"]))
+            text = slog_line(
+                dummy,
+                "WARN",
+                "types.go:512",
+                "invalid option provided",
+                option=rng.choice(["tfs_z", "penalize_newline", "mirostat"]),
+            )
             cat = "warn"
         elif roll < 0.35:
-            text = slog_line(dummy, "DEBUG", "sched.go:575", "evaluating already loaded",
-                             model=f"/root/.ollama/models/blobs/sha256-{rng.getrandbits(256):064x}")
+            text = slog_line(
+                dummy,
+                "DEBUG",
+                "sched.go:575",
+                "evaluating already loaded",
+                model=f"/root/.ollama/models/blobs/sha256-{rng.getrandbits(256):064x}",
+            )
             cat = "debug"
         else:
-            text = slog_line(dummy, "INFO", rng.choice(["server.go:587", "sched.go:449", "images.go:754"]),
-                             rng.choice(["waiting for llama runner to start responding", "loaded runners",
-                                         "total blobs: 14"]), count=rng.randint(1, 4))
+            text = slog_line(
+                dummy,
+                "INFO",
+                rng.choice(["server.go:587", "sched.go:449", "images.go:754"]),
+                rng.choice(
+                    ["waiting for llama runner to start responding", "loaded runners", "total blobs: 14"]
+                ),
+                count=rng.randint(1, 4),
+            )
             cat = "info"
         out.append((text[SLOG_PREFIX:], cat))
     return out
@@ -114,15 +146,21 @@ def deepchat_bodies(rng: random.Random) -> list[tuple[str, str]]:
     for _ in range(POOL):
         roll = rng.random()
         if roll < 0.06:
-            text = logfmt_line(dummy, "error", "Failed to stream response from Ollama", model="llama3:8b",
-                               error="context deadline exceeded")
+            text = logfmt_line(
+                dummy,
+                "error",
+                "Failed to stream response from Ollama",
+                model="llama3:8b",
+                error="context deadline exceeded",
+            )
             cat = "timeout"
         else:
             status = rng.choices((200, 400, 500), (95, 2, 3))[0]
             ms = 10 ** rng.uniform(1.5, 5.6)
             level = "error" if status >= 500 else "warn" if status >= 400 else "info"
-            text = logfmt_line(dummy, level, "chat completion", model="llama3:8b", status=status,
-                               duration=f"{ms:.2f}ms")
+            text = logfmt_line(
+                dummy, level, "chat completion", model="llama3:8b", status=status, duration=f"{ms:.2f}ms"
+            )
             cat = f"request:{status}"
         out.append((text[LOGFMT_PREFIX:], cat))
     return out
@@ -134,7 +172,9 @@ def timing_lines(rng: random.Random) -> list[str]:
         prompt_n, eval_n = rng.randint(10, 900), rng.randint(20, 800)
         prompt_ms, eval_ms = round(rng.uniform(50, 5000), 2), round(rng.uniform(500, 60000), 2)
         if rng.random() < 0.5:
-            out += llama_print_timings(round(rng.uniform(900, 20000), 2), prompt_ms, prompt_n, eval_ms, eval_n)
+            out += llama_print_timings(
+                round(rng.uniform(900, 20000), 2), prompt_ms, prompt_n, eval_ms, eval_n
+            )
         else:
             out += server_timings(rng.randint(1, 999), prompt_ms, prompt_n, eval_ms, eval_n, prefixed=True)
     return out[:POOL]

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 __all__ = [
     "TIMESTAMP_FORMATS",
+    "TsCache",
+    "go_ms",
     "DurationError",
     "duration_ms",
     "format_go_duration",
@@ -39,6 +41,8 @@ _UNIT_NS = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
+# Unit suffix of a one-unit Go duration → the exponent that turns its number into ms.
+_SUFFIX_EXP = {"ms": "", "µs": "e-3", "μs": "e-3", "us": "e-3", "ns": "e-6"}
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
@@ -83,8 +87,16 @@ def duration_ms(text: str, unit: str = "go") -> float:
     """
     s = text.strip()
     if unit == "go" or (unit == "auto" and s and not s[-1].isdigit() and s[-1] != "."):
-        if s.endswith("ms") and s[0].isdigit() and s[:-2].replace(".", "", 1).isdigit():
-            return _decimal_ns(s[:-2], 1_000_000) / 1_000_000  # the common `1245.67ms`
+        # Fast paths for one-unit values (`4.709180529s`, `1245.67ms`, `28.205µs`): float() of a
+        # decimal string with an exponent is correctly rounded, so these stay exact conversions.
+        if s[-1:] == "s":
+            c = s[-2:-1]
+            if c.isdigit():
+                num, exp = s[:-1], "e3"  # seconds
+            else:
+                num, exp = s[:-2], _SUFFIX_EXP.get(c + "s")  # ms, µs, us, ns
+            if exp is not None and num[:1].isdigit() and num.replace(".", "", 1).isdigit():
+                return float(num + exp)
         return go_duration_ns(s) / 1_000_000
     scale = {"ms": 1_000_000, "s": 1_000_000_000, "auto": 1_000_000_000, "us": 1_000, "ns": 1}.get(unit)
     if scale is None:
@@ -94,6 +106,21 @@ def duration_ms(text: str, unit: str = "go") -> float:
     if not body or not body.replace(".", "", 1).isdigit():
         raise DurationError(f"not a number of {unit}: {text!r}")
     return sign * _decimal_ns(body, scale) / 1_000_000
+
+
+def go_ms(text: str) -> float:
+    """`duration_ms(text, "go")` for the hot path: one-unit values without a function maze."""
+    tail = text[-2:]
+    try:
+        if tail == "ms":
+            return float(text[:-2])
+        if tail == "µs" or tail == "μs" or tail == "us":
+            return float(text[:-2] + "e-3")
+        if text[-1:] == "s" and tail[0].isdigit() and "m" not in text and "h" not in text:
+            return float(text[:-1] + "e3")
+    except ValueError:
+        pass
+    return go_duration_ns(text) / 1_000_000
 
 
 def format_go_duration(ns: int) -> str:
@@ -141,6 +168,8 @@ _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun",
 
 # (YYYY-MM-DDTHH:MM:SS as written, offset as written) -> the UTC second, or None when invalid.
 _SECOND_CACHE: dict[tuple[str, str], str | None] = {}
+# (text, format) -> result: lines within one second share their stamp (GIN, nginx, syslog).
+_TS_CACHE: dict[tuple[str, str], str | None] = {}
 _CACHE_MAX = 65_536
 
 
@@ -172,6 +201,21 @@ def _assemble(y: str, mo: str, d: str, h: str, mi: str, s: str, frac: str | None
         return None
     ms = (frac or "")[:3].ljust(3, "0")
     return f"{sec}.{ms}Z"
+
+
+class TsCache(dict[str, str | None]):
+    """`parse_ts` for one format, memoised: a hit is a C-level dict lookup (lines share seconds)."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__()
+        self.fmt = fmt
+
+    def __missing__(self, text: str) -> str | None:
+        out = _parse_ts(text, self.fmt, None)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[text] = out
+        return out
 
 
 def format_ts(epoch_seconds: float) -> str:
@@ -214,6 +258,18 @@ def parse_ts(text: str, fmt: str = "auto", now: float | None = None) -> str | No
     Zone-less stamps are taken as UTC (the contract); offsets are converted.
     `fmt` is one of TIMESTAMP_FORMATS or a `strptime` pattern (slow path).
     """
+    hit = _TS_CACHE.get((text, fmt), "")
+    if hit != "":
+        return hit
+    out = _parse_ts(text, fmt, now)
+    if fmt != "syslog":  # a yearless stamp depends on `now`
+        if len(_TS_CACHE) >= _CACHE_MAX:
+            _TS_CACHE.clear()
+        _TS_CACHE[(text, fmt)] = out
+    return out
+
+
+def _parse_ts(text: str, fmt: str, now: float | None) -> str | None:
     s = text.strip().strip('"')
     if not s:
         return None

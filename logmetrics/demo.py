@@ -186,8 +186,14 @@ def logfmt_line(when: datetime, level: str, msg: str, **attrs: object) -> str:
 
 
 def uvicorn_access(client: str, method: str, path: str, status: int, *, reason: bool = True) -> str:
-    phrase = {200: " OK", 401: " Unauthorized", 404: " Not Found", 500: " Internal Server Error",
-              502: " Bad Gateway", 504: " Gateway Timeout"}.get(status, "")
+    phrase = {
+        200: " OK",
+        401: " Unauthorized",
+        404: " Not Found",
+        500: " Internal Server Error",
+        502: " Bad Gateway",
+        504: " Gateway Timeout",
+    }.get(status, "")
     return f'INFO:     {client} - "{method} {path} HTTP/1.1" {status}{phrase if reason else ""}'
 
 
@@ -209,8 +215,15 @@ def loguru_access(when: datetime, client: str, method: str, path: str, status: i
 
 
 def nginx_access_line(
-    when: datetime, client: str, method: str, path: str, status: int, size: int, agent: str,
-    seconds: float, referer: str = "-",
+    when: datetime,
+    client: str,
+    method: str,
+    path: str,
+    status: int,
+    size: int,
+    agent: str,
+    seconds: float,
+    referer: str = "-",
 ) -> str:
     """``combined`` plus ``$request_time`` (seconds, millisecond resolution)."""
     return (
@@ -220,7 +233,14 @@ def nginx_access_line(
 
 
 def nginx_error_line(
-    when: datetime, level: str, conn: int, text: str, *, client: str, method: str, path: str,
+    when: datetime,
+    level: str,
+    conn: int,
+    text: str,
+    *,
+    client: str,
+    method: str,
+    path: str,
     upstream: str | None = None,
 ) -> str:
     tail = f', upstream: "{upstream}"' if upstream else ""
@@ -234,8 +254,9 @@ def _rate(ms: float, count: int) -> tuple[float, float]:
     return ms / max(count, 1), count / (ms / 1000.0) if ms else 0.0
 
 
-def llama_print_timings(load_ms: float, prompt_ms: float, prompt_n: int, eval_ms: float,
-                        eval_n: int) -> list[str]:
+def llama_print_timings(
+    load_ms: float, prompt_ms: float, prompt_n: int, eval_ms: float, eval_n: int
+) -> list[str]:
     """The old llama.cpp block printed after each completion."""
     sample_ms = eval_n * 0.11
     p_per, p_rate = _rate(prompt_ms, prompt_n)
@@ -254,8 +275,9 @@ def llama_print_timings(load_ms: float, prompt_ms: float, prompt_n: int, eval_ms
     ]
 
 
-def server_timings(task: int, prompt_ms: float, prompt_n: int, eval_ms: float, eval_n: int,
-                   *, prefixed: bool) -> list[str]:
+def server_timings(
+    task: int, prompt_ms: float, prompt_n: int, eval_ms: float, eval_n: int, *, prefixed: bool
+) -> list[str]:
     """The newer llama-server form: a ``slot print_timing`` header, or the prefix on each line."""
     p_per, p_rate = _rate(prompt_ms, prompt_n)
     e_per, e_rate = _rate(eval_ms, eval_n)
@@ -336,8 +358,11 @@ def startup_lines(when: datetime, version: str) -> list[Line]:
     out = [
         Line("ollama", when, slog_line(when, "INFO", "routes.go:1158", "server config", env=env)),
         Line("ollama", _tick(when, 4), slog_line(_tick(when, 4), "INFO", "images.go:754", "total blobs: 14")),
-        Line("ollama", _tick(when, 5),
-             slog_line(_tick(when, 5), "INFO", "images.go:761", "total unused blobs removed: 0")),
+        Line(
+            "ollama",
+            _tick(when, 5),
+            slog_line(_tick(when, 5), "INFO", "images.go:761", "total unused blobs removed: 0"),
+        ),
     ]
     routes = [
         ("POST", "/api/pull", "(*Server).PullHandler-fm"),
@@ -361,24 +386,66 @@ def startup_lines(when: datetime, version: str) -> list[Line]:
         ("HEAD", "/api/version", "(*Server).GenerateRoutes.func2"),
     ]
     at = _tick(when, 6)
-    out.append(Line("ollama", at, "[GIN-debug] [WARNING] Running in \"debug\" mode. "
-                    "Switch to \"release\" mode in production."))
+    out.append(
+        Line(
+            "ollama",
+            at,
+            '[GIN-debug] [WARNING] Running in "debug" mode. Switch to "release" mode in production.',
+        )
+    )
     out += [Line("ollama", at, gin_debug_route(m, p, h)) for m, p, h in routes]
     at = _tick(when, 9)
     out += [
-        Line("ollama", at, slog_line(at, "INFO", "routes.go:1205",
-                                     f"Listening on [::]:11434 (version {version})")),
-        Line("ollama", _tick(at, 1), slog_line(_tick(at, 1), "INFO", "common.go:135",
-                                               "extracting embedded files", dir="/tmp/ollama3157946512/runners")),
-        Line("ollama", _tick(at, 2400), slog_line(
-            _tick(at, 2400), "INFO", "common.go:49", "Dynamic LLM libraries",
-            runners="[cpu cpu_avx cpu_avx2 cuda_v11 cuda_v12 rocm_v60102]")),
-        Line("ollama", _tick(at, 2401), slog_line(_tick(at, 2401), "INFO", "gpu.go:221",
-                                                  "looking for compatible GPUs")),
-        Line("ollama", _tick(at, 2702), slog_line(
-            _tick(at, 2702), "INFO", "types.go:123", "inference compute", id=GPU_ID, library="cuda",
-            variant="v12", compute="8.9", driver="12.4", name="NVIDIA L4", total="22.5 GiB",
-            available="22.1 GiB")),
+        Line(
+            "ollama",
+            at,
+            slog_line(at, "INFO", "routes.go:1205", f"Listening on [::]:11434 (version {version})"),
+        ),
+        Line(
+            "ollama",
+            _tick(at, 1),
+            slog_line(
+                _tick(at, 1),
+                "INFO",
+                "common.go:135",
+                "extracting embedded files",
+                dir="/tmp/ollama3157946512/runners",
+            ),
+        ),
+        Line(
+            "ollama",
+            _tick(at, 2400),
+            slog_line(
+                _tick(at, 2400),
+                "INFO",
+                "common.go:49",
+                "Dynamic LLM libraries",
+                runners="[cpu cpu_avx cpu_avx2 cuda_v11 cuda_v12 rocm_v60102]",
+            ),
+        ),
+        Line(
+            "ollama",
+            _tick(at, 2401),
+            slog_line(_tick(at, 2401), "INFO", "gpu.go:221", "looking for compatible GPUs"),
+        ),
+        Line(
+            "ollama",
+            _tick(at, 2702),
+            slog_line(
+                _tick(at, 2702),
+                "INFO",
+                "types.go:123",
+                "inference compute",
+                id=GPU_ID,
+                library="cuda",
+                variant="v12",
+                compute="8.9",
+                driver="12.4",
+                name="NVIDIA L4",
+                total="22.5 GiB",
+                available="22.1 GiB",
+            ),
+        ),
     ]
     return out
 
@@ -392,29 +459,67 @@ def model_load_lines(story: Story, when: datetime, model: str, seconds: float) -
     start = when - timedelta(seconds=seconds)
     port = story.rng.randint(33000, 46000)
     layers = 65 if model == MODEL_BIG else 33
-    cmd = (f"/usr/lib/ollama/runners/cuda_v12/ollama_llama_server --model /root/.ollama/models/blobs/{blob}"
-           f" --ctx-size 8192 --batch-size 512 --embedding --n-gpu-layers {layers} --threads 8"
-           f" --parallel 4 --port {port}")
+    cmd = (
+        f"/usr/lib/ollama/runners/cuda_v12/ollama_llama_server --model /root/.ollama/models/blobs/{blob}"
+        f" --ctx-size 8192 --batch-size 512 --embedding --n-gpu-layers {layers} --threads 8"
+        f" --parallel 4 --port {port}"
+    )
     out = [
-        Line("ollama", start, slog_line(start, "INFO", "sched.go:714",
-                                        "new model will fit in available VRAM in single GPU, loading",
-                                        model=f"/root/.ollama/models/blobs/{blob}", gpu=GPU_ID, parallel=4,
-                                        available=23705395200, required="19.8 GiB" if model == MODEL_BIG
-                                        else "6.2 GiB")),
-        Line("ollama", _tick(start, 31), slog_line(_tick(start, 31), "INFO", "server.go:388",
-                                                   "starting llama server", cmd=cmd)),
-        Line("ollama", _tick(start, 32), slog_line(_tick(start, 32), "INFO", "sched.go:449",
-                                                   "loaded runners", count=len(story.loaded) + 1)),
-        Line("ollama", _tick(start, 33), slog_line(_tick(start, 33), "INFO", "server.go:587",
-                                                   "waiting for llama runner to start responding")),
-        Line("ollama", _tick(start, 290), slog_line(_tick(start, 290), "INFO", "server.go:621",
-                                                    "waiting for server to become available",
-                                                    status="llm server loading model")),
+        Line(
+            "ollama",
+            start,
+            slog_line(
+                start,
+                "INFO",
+                "sched.go:714",
+                "new model will fit in available VRAM in single GPU, loading",
+                model=f"/root/.ollama/models/blobs/{blob}",
+                gpu=GPU_ID,
+                parallel=4,
+                available=23705395200,
+                required="19.8 GiB" if model == MODEL_BIG else "6.2 GiB",
+            ),
+        ),
+        Line(
+            "ollama",
+            _tick(start, 31),
+            slog_line(_tick(start, 31), "INFO", "server.go:388", "starting llama server", cmd=cmd),
+        ),
+        Line(
+            "ollama",
+            _tick(start, 32),
+            slog_line(
+                _tick(start, 32), "INFO", "sched.go:449", "loaded runners", count=len(story.loaded) + 1
+            ),
+        ),
+        Line(
+            "ollama",
+            _tick(start, 33),
+            slog_line(
+                _tick(start, 33), "INFO", "server.go:587", "waiting for llama runner to start responding"
+            ),
+        ),
+        Line(
+            "ollama",
+            _tick(start, 290),
+            slog_line(
+                _tick(start, 290),
+                "INFO",
+                "server.go:621",
+                "waiting for server to become available",
+                status="llm server loading model",
+            ),
+        ),
     ]
     out += [Line("ollama", _tick(start, 300), text) for text in llm_load_print_meta(model)]
-    out.append(Line("ollama", when, slog_line(when, "INFO", "server.go:626",
-                                              f"llama runner started in {seconds:.2f} seconds"),
-                    "model_load"))
+    out.append(
+        Line(
+            "ollama",
+            when,
+            slog_line(when, "INFO", "server.go:626", f"llama runner started in {seconds:.2f} seconds"),
+            "model_load",
+        )
+    )
     story.loaded.add(model)
     return out
 
@@ -424,13 +529,31 @@ def runner_timeout_lines(story: Story, when: datetime, model: str) -> list[Line]
     blob = BLOB_BIG if model == MODEL_BIG else BLOB_SMALL
     story.loaded.discard(model)
     return [
-        Line("ollama", _tick(when, -250), slog_line(
-            _tick(when, -250), "WARN", "sched.go:646", "gpu VRAM usage didn't recover within timeout",
-            seconds=5.0 + story.rng.random() / 2, model=f"/root/.ollama/models/blobs/{blob}"),
-             "timeout:vram_recovery"),
-        Line("ollama", when, slog_line(
-            when, "ERROR", "sched.go:455", "error loading llama server",
-            error="timed out waiting for llama runner to start - progress 0.00 - "), "timeout:runner_start"),
+        Line(
+            "ollama",
+            _tick(when, -250),
+            slog_line(
+                _tick(when, -250),
+                "WARN",
+                "sched.go:646",
+                "gpu VRAM usage didn't recover within timeout",
+                seconds=5.0 + story.rng.random() / 2,
+                model=f"/root/.ollama/models/blobs/{blob}",
+            ),
+            "timeout:vram_recovery",
+        ),
+        Line(
+            "ollama",
+            when,
+            slog_line(
+                when,
+                "ERROR",
+                "sched.go:455",
+                "error loading llama server",
+                error="timed out waiting for llama runner to start - progress 0.00 - ",
+            ),
+            "timeout:runner_start",
+        ),
     ]
 
 
@@ -483,27 +606,57 @@ def _owui_chat(story: Story, phase: Phase, progress: float, when: datetime, mode
         ns = 300 * NS + rng.randint(0, 900_000_000)
         return [
             Line("ollama", when, gin_line(when, 500, ns, OWUI_IP, "POST", "/api/chat"), "request:500"),
-            Line("openwebui", _tick(when, 3), loguru_line(
-                _tick(when, 3), "ERROR", "open_webui.routers.ollama:send_post_request:161",
-                f"Connection error: 500, message='Internal Server Error', url='http://ollama:11434/api/chat'"
-                f" model={model}"), "error"),
-            Line("openwebui", _tick(when, 4), owui_access(story, _tick(when, 4), f"{user}:{port}", "POST",
-                                                            "/api/chat/completions", 500), "request:500"),
+            Line(
+                "openwebui",
+                _tick(when, 3),
+                loguru_line(
+                    _tick(when, 3),
+                    "ERROR",
+                    "open_webui.routers.ollama:send_post_request:161",
+                    f"Connection error: 500, message='Internal Server Error', url='http://ollama:11434/api/chat'"
+                    f" model={model}",
+                ),
+                "error",
+            ),
+            Line(
+                "openwebui",
+                _tick(when, 4),
+                owui_access(story, _tick(when, 4), f"{user}:{port}", "POST", "/api/chat/completions", 500),
+                "request:500",
+            ),
         ]
     seconds = chat_seconds(rng, phase, progress)
     out = []
     if rng.random() < 0.15:
         out += _timings(story, when, seconds, model)
-    out.append(Line("ollama", when, gin_line(when, 200, _gin_ns(rng, seconds), OWUI_IP, "POST", "/api/chat"),
-                    "request:200"))
+    out.append(
+        Line(
+            "ollama",
+            when,
+            gin_line(when, 200, _gin_ns(rng, seconds), OWUI_IP, "POST", "/api/chat"),
+            "request:200",
+        )
+    )
     at = _tick(when, 2)
-    out.append(Line("openwebui", at, owui_access(story, at, f"{user}:{port}", "POST", "/api/chat/completions", 200),
-                    "request:200"))
+    out.append(
+        Line(
+            "openwebui",
+            at,
+            owui_access(story, at, f"{user}:{port}", "POST", "/api/chat/completions", 200),
+            "request:200",
+        )
+    )
     if rng.random() < 0.4:
         chat = f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}"
         at = _tick(at, 40)
-        out.append(Line("openwebui", at, owui_access(story, at, f"{user}:{port}", "POST",
-                                                       f"/api/v1/chats/{chat}", 200), "request:200"))
+        out.append(
+            Line(
+                "openwebui",
+                at,
+                owui_access(story, at, f"{user}:{port}", "POST", f"/api/v1/chats/{chat}", 200),
+                "request:200",
+            )
+        )
     return out
 
 
@@ -514,16 +667,40 @@ def _deepchat_chat(story: Story, phase: Phase, progress: float, when: datetime, 
         # DeepChat gives up after 120 s; nginx logs 499, Ollama sees the client go away.
         ns = 120 * NS + rng.randint(1_000_000, 40_000_000)
         return [
-            Line("deepchat", when, logfmt_line(when, "error", "Failed to stream response from Ollama",
-                                               model=model, error="context deadline exceeded"),
-                 "timeout:stream"),
-            Line("nginx_access", when, nginx_access_line(when, client, "POST", "/api/chat", 499, 0, DEEPCHAT_UA,
-                                                         ns / NS), "request:499"),
-            Line("ollama", _tick(when, 1), slog_line(_tick(when, 1), "INFO", "server.go:700",
-                                                     "aborting completion request due to client closing "
-                                                     "the connection")),
-            Line("ollama", _tick(when, 1), gin_line(_tick(when, 1), 499, ns, GATEWAY_IP, "POST", "/api/chat"),
-                 "request:499"),
+            Line(
+                "deepchat",
+                when,
+                logfmt_line(
+                    when,
+                    "error",
+                    "Failed to stream response from Ollama",
+                    model=model,
+                    error="context deadline exceeded",
+                ),
+                "timeout:stream",
+            ),
+            Line(
+                "nginx_access",
+                when,
+                nginx_access_line(when, client, "POST", "/api/chat", 499, 0, DEEPCHAT_UA, ns / NS),
+                "request:499",
+            ),
+            Line(
+                "ollama",
+                _tick(when, 1),
+                slog_line(
+                    _tick(when, 1),
+                    "INFO",
+                    "server.go:700",
+                    "aborting completion request due to client closing the connection",
+                ),
+            ),
+            Line(
+                "ollama",
+                _tick(when, 1),
+                gin_line(_tick(when, 1), 499, ns, GATEWAY_IP, "POST", "/api/chat"),
+                "request:499",
+            ),
         ]
     seconds = chat_seconds(rng, phase, progress)
     ns = _gin_ns(rng, seconds)
@@ -532,23 +709,72 @@ def _deepchat_chat(story: Story, phase: Phase, progress: float, when: datetime, 
         out += _timings(story, when, seconds, model)
     if rng.random() < 0.06:
         conn = story.next_conn()
-        out.append(Line("nginx_error", when, nginx_error_line(
-            when, "warn", conn, "an upstream response is buffered to a temporary file "
-            f"/var/cache/nginx/proxy_temp/{conn % 10}/{conn % 97:02d}/00000{conn:05d} while reading upstream",
-            client=client, method="POST", path="/api/chat", upstream="http://127.0.0.1:11434/api/chat")))
+        out.append(
+            Line(
+                "nginx_error",
+                when,
+                nginx_error_line(
+                    when,
+                    "warn",
+                    conn,
+                    "an upstream response is buffered to a temporary file "
+                    f"/var/cache/nginx/proxy_temp/{conn % 10}/{conn % 97:02d}/00000{conn:05d}"
+                    " while reading upstream",
+                    client=client,
+                    method="POST",
+                    path="/api/chat",
+                    upstream="http://127.0.0.1:11434/api/chat",
+                ),
+            )
+        )
     out += [
         Line("ollama", when, gin_line(when, 200, ns, GATEWAY_IP, "POST", "/api/chat"), "request:200"),
-        Line("nginx_access", _tick(when, 1), nginx_access_line(
-            _tick(when, 1), client, "POST", "/api/chat", 200, rng.randint(900, 9000), DEEPCHAT_UA,
-            seconds + 0.001), "request:200"),
+        Line(
+            "nginx_access",
+            _tick(when, 1),
+            nginx_access_line(
+                _tick(when, 1),
+                client,
+                "POST",
+                "/api/chat",
+                200,
+                rng.randint(900, 9000),
+                DEEPCHAT_UA,
+                seconds + 0.001,
+            ),
+            "request:200",
+        ),
     ]
     if phase == "slow" and seconds > 30:
-        out.append(Line("deepchat", _tick(when, 2), logfmt_line(
-            _tick(when, 2), "warn", "slow response from provider", provider="ollama", model=model,
-            first_token_after=f"{seconds * 0.8:.1f}s")))
-    out.append(Line("deepchat", _tick(when, 3), logfmt_line(
-        _tick(when, 3), "info", "chat completion", model=model, status=200,
-        duration=f"{seconds * 1000 + 4.21:.2f}ms"), "request:200"))
+        out.append(
+            Line(
+                "deepchat",
+                _tick(when, 2),
+                logfmt_line(
+                    _tick(when, 2),
+                    "warn",
+                    "slow response from provider",
+                    provider="ollama",
+                    model=model,
+                    first_token_after=f"{seconds * 0.8:.1f}s",
+                ),
+            )
+        )
+    out.append(
+        Line(
+            "deepchat",
+            _tick(when, 3),
+            logfmt_line(
+                _tick(when, 3),
+                "info",
+                "chat completion",
+                model=model,
+                status=200,
+                duration=f"{seconds * 1000 + 4.21:.2f}ms",
+            ),
+            "request:200",
+        )
+    )
     return out
 
 
@@ -567,22 +793,53 @@ def _script_call(story: Story, phase: Phase, progress: float, when: datetime, mo
             conn = story.next_conn()
             ns = 300 * NS + rng.randint(2_000_000, 9_000_000)
             return [
-                Line("nginx_error", when, nginx_error_line(
-                    when, "error", conn,
-                    "upstream timed out (110: Connection timed out) while reading response header from upstream",
-                    client=client, method="POST", path=path, upstream=f"http://127.0.0.1:11434{path}"),
-                     "timeout:upstream"),
-                Line("nginx_access", when, nginx_access_line(
-                    when, client, "POST", path, 504, 562, SCRIPT_UA, ns / NS), "request:504"),
-                Line("ollama", _tick(when, 2), gin_line(_tick(when, 2), 500, ns + 2_000_000, GATEWAY_IP, "POST",
-                                                        path), "request:500"),
+                Line(
+                    "nginx_error",
+                    when,
+                    nginx_error_line(
+                        when,
+                        "error",
+                        conn,
+                        "upstream timed out (110: Connection timed out)"
+                        " while reading response header from upstream",
+                        client=client,
+                        method="POST",
+                        path=path,
+                        upstream=f"http://127.0.0.1:11434{path}",
+                    ),
+                    "timeout:upstream",
+                ),
+                Line(
+                    "nginx_access",
+                    when,
+                    nginx_access_line(when, client, "POST", path, 504, 562, SCRIPT_UA, ns / NS),
+                    "request:504",
+                ),
+                Line(
+                    "ollama",
+                    _tick(when, 2),
+                    gin_line(_tick(when, 2), 500, ns + 2_000_000, GATEWAY_IP, "POST", path),
+                    "request:500",
+                ),
             ]
     ns = _gin_ns(rng, seconds)
     return [
         Line("ollama", when, gin_line(when, 200, ns, GATEWAY_IP, "POST", path), "request:200"),
-        Line("nginx_access", _tick(when, 1), nginx_access_line(
-            _tick(when, 1), client, "POST", path, 200, rng.randint(300, 40000), SCRIPT_UA, ns / NS + 0.0005),
-             "request:200"),
+        Line(
+            "nginx_access",
+            _tick(when, 1),
+            nginx_access_line(
+                _tick(when, 1),
+                client,
+                "POST",
+                path,
+                200,
+                rng.randint(300, 40000),
+                SCRIPT_UA,
+                ns / NS + 0.0005,
+            ),
+            "request:200",
+        ),
     ]
 
 
@@ -594,34 +851,64 @@ def _polling(story: Story, when: datetime) -> list[Line]:
     if roll < 0.45:
         port = rng.randint(40000, 60999)
         user = f"10.0.4.{rng.randint(10, 80)}"
-        path = rng.choice(["/api/models", "/api/config", "/api/v1/chats/?page=1", "/api/v1/users/user/settings"])
+        path = rng.choice(
+            ["/api/models", "/api/config", "/api/v1/chats/?page=1", "/api/v1/users/user/settings"]
+        )
         out = [Line("ollama", when, gin_line(when, 200, fast, OWUI_IP, "GET", "/api/tags"), "request:200")]
         if story.owui_plain and path == "/api/models":
             out.append(Line("openwebui", _tick(when, 4), "INFO:apps.ollama.main:get_all_models()"))
-        out.append(Line("openwebui", _tick(when, 5),
-                        owui_access(story, _tick(when, 5), f"{user}:{port}", "GET", path, 200), "request:200"))
+        out.append(
+            Line(
+                "openwebui",
+                _tick(when, 5),
+                owui_access(story, _tick(when, 5), f"{user}:{port}", "GET", path, 200),
+                "request:200",
+            )
+        )
         return out
     if roll < 0.65:
-        return [Line("ollama", when, gin_line(when, 200, fast // 10, OWUI_IP, "GET", "/api/version"),
-                     "request:200")]
+        return [
+            Line(
+                "ollama", when, gin_line(when, 200, fast // 10, OWUI_IP, "GET", "/api/version"), "request:200"
+            )
+        ]
     if roll < 0.8:
         return [
             Line("ollama", when, gin_line(when, 200, fast // 20, "127.0.0.1", "HEAD", "/"), "request:200"),
-            Line("ollama", _tick(when, 1), gin_line(_tick(when, 1), 200, fast, "127.0.0.1", "GET", "/api/ps"),
-                 "request:200"),
+            Line(
+                "ollama",
+                _tick(when, 1),
+                gin_line(_tick(when, 1), 200, fast, "127.0.0.1", "GET", "/api/ps"),
+                "request:200",
+            ),
         ]
     if roll < 0.9:
         client = f"10.0.7.{rng.randint(2, 9)}"
         return [
             Line("ollama", when, gin_line(when, 200, fast, GATEWAY_IP, "GET", "/api/tags"), "request:200"),
-            Line("nginx_access", _tick(when, 1), nginx_access_line(
-                _tick(when, 1), client, "GET", "/api/tags", 200, 1337, CURL_UA, 0.001), "request:200"),
+            Line(
+                "nginx_access",
+                _tick(when, 1),
+                nginx_access_line(_tick(when, 1), client, "GET", "/api/tags", 200, 1337, CURL_UA, 0.001),
+                "request:200",
+            ),
         ]
     if roll < 0.95:
-        return [Line("deepchat", when, logfmt_line(when, "info", "provider models refreshed", provider="ollama",
-                                                   count=4))]
-    return [Line("ollama", when, gin_line(when, 404, fast, GATEWAY_IP, "GET", "/api/show?name=mistral"),
-                 "request:404")]
+        return [
+            Line(
+                "deepchat",
+                when,
+                logfmt_line(when, "info", "provider models refreshed", provider="ollama", count=4),
+            )
+        ]
+    return [
+        Line(
+            "ollama",
+            when,
+            gin_line(when, 404, fast, GATEWAY_IP, "GET", "/api/show?name=mistral"),
+            "request:404",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- live demo

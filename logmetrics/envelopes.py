@@ -8,6 +8,7 @@ the common no-envelope line costs a handful of comparisons.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 import orjson
@@ -84,12 +85,12 @@ def _cri(line: str) -> Envelope | None:
     )
 
 
-def _journald(line: str, now: float | None) -> Envelope | None:
+def _journald(line: str, now: Callable[[], float] | None) -> Envelope | None:
     m = _SYSLOG.match(line) if line[0].isupper() else _SYSLOG_ISO.match(line)
     if m is None:
         return None
     stamp, host, program, _pid = m.groups()
-    ts = parse_ts(stamp, "syslog" if line[0].isupper() else "iso", now)
+    ts = parse_ts(stamp, "syslog", now() if now else None) if line[0].isupper() else parse_ts(stamp, "iso")
     return Envelope(line[m.end():], "journald", ts=ts, host=host or None, app_hint=program.lower())
 
 
@@ -101,7 +102,7 @@ def _compose(line: str) -> Envelope | None:
     return Envelope(line[m.end():], "compose", container=name, app_hint=name.lower())
 
 
-def unwrap(line: str, now: float | None = None) -> Envelope | None:
+def unwrap(line: str, now: Callable[[], float] | None = None) -> Envelope | None:
     """Peel every envelope around `line`; None when there is none (the common case).
 
     Order: a runtime envelope (docker json-file or CRI) outermost, then a journald

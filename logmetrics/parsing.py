@@ -20,76 +20,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from .conversions import DurationError, duration_ms, format_ts, parse_ts
-from .definitions import ClassifyRule, Definition, Pattern, load_definitions
+from .conversions import DurationError, format_ts, parse_ts
+from .definitions import ClassifyRule, Definition, load_definitions
 from .envelopes import Envelope, strip_ansi, unwrap
-from .events import COMMON_KEYS, INT_KEYS, KIND_KEYS
+from .patterns import CompiledPattern, normalise_level, parse_logfmt
 
 __all__ = ["Engine", "Stats", "Stream", "normalise_level", "parse_logfmt"]
 
 Event = dict[str, Any]
 UNKNOWN = "unknown"
-
-_LEVELS = {
-    "trace": "debug", "debug": "debug", "dbg": "debug", "d": "debug", "verbose": "debug",
-    "info": "info", "inf": "info", "i": "info", "notice": "info", "information": "info",
-    "warn": "warn", "warning": "warn", "wrn": "warn", "w": "warn",
-    "error": "error", "err": "error", "eror": "error", "e": "error", "fatal": "error",
-    "critical": "error", "crit": "error", "panic": "error", "alert": "error", "emerg": "error",
-    "emergency": "error", "severe": "error", "f": "error", "c": "error",
-}
-
-
-def normalise_level(value: str) -> str | None:
-    """`WARNING` → `warn`, `FATAL`/`CRITICAL` → `error`; None for what is not a level."""
-    return _LEVELS.get(value.strip().strip("[]:").lower())
-
-
-_LOGFMT = re.compile(r'([\w.@/-]+)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def _unquote(v: str) -> str:
-    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-        v = v[1:-1]
-        if "\\" in v:
-            v = v.replace('\\"', '"').replace("\\\\", "\\")
-    return v
-
-
-def parse_logfmt(text: str) -> dict[str, str]:
-    """`key=value key2="quoted value"` pairs; the first occurrence of a key wins."""
-    out: dict[str, str] = {}
-    for k, v in _LOGFMT.findall(text):
-        if k not in out:
-            out[k] = _unquote(v)
-    return out
-
-
-# Keys people use in logfmt/JSON lines, mapped to event keys (first hit wins).
-_KEY_ALIASES: dict[str, tuple[str, ...]] = {
-    "ts": ("time", "ts", "timestamp", "@timestamp", "t", "date", "datetime", "asctime"),
-    "level": ("level", "lvl", "severity", "loglevel", "levelname", "log.level", "log_level"),
-    "msg": ("msg", "message", "event", "text"),
-    "error": ("error", "err", "exception", "error_message"),
-    "model": ("model", "model_name"),
-    "host": ("host", "hostname"),
-    "status": ("status", "status_code", "statusCode", "http_status", "response_status"),
-    "duration_ms": ("duration_ms", "duration", "latency", "elapsed", "took", "response_time", "request_time"),
-    "method": ("method", "http_method", "request_method"),
-    "path": ("path", "url", "uri", "route", "request_uri"),
-    "client": ("client", "remote_addr", "client_ip", "remote_ip", "ip"),
-    "operation": ("operation", "op"),
-}
-
-
-def _duration_value(raw: str, unit: str) -> float:
-    s = raw.strip().strip('"')
-    if s and s[-1].isalpha():
-        return duration_ms(s, "go")
-    return duration_ms(s, unit)
-
 
 @dataclass
 class Stats:
@@ -100,38 +39,18 @@ class Stats:
     unrecognized: Counter[str] = field(default_factory=Counter)  # by app
     malformed: Counter[str] = field(default_factory=Counter)  # by reason: oversized, invalid_utf8
     dropped: Counter[str] = field(default_factory=Counter)  # by reason
+    rotations: Counter[str] = field(default_factory=Counter)  # by mode: rename, truncate, delete
+    output_errors: Counter[str] = field(default_factory=Counter)  # by reason
+    redactions: Counter[str] = field(default_factory=Counter)  # by rule
+    files_watched: int = 0  # gauge (live tailer)
+    read_lag_bytes: int = 0  # gauge (live tailer)
 
     def merge(self, other: Stats) -> None:
+        """Add another worker's counters (gauges are the live tailer's own and are not merged)."""
         self.lines += other.lines
         self.bytes += other.bytes
-        self.unrecognized.update(other.unrecognized)
-        self.malformed.update(other.malformed)
-        self.dropped.update(other.dropped)
-
-
-class _Compiled:
-    """A pattern flattened into what the hot loop touches."""
-
-    __slots__ = ("app", "first", "json_body", "kind", "level", "literals", "logfmt", "name", "sets",
-                 "sticky", "search", "ts_format", "units", "wanted")
-
-    def __init__(self, app: str, p: Pattern, sticky: bool) -> None:
-        self.app = app
-        self.name = p.name
-        self.kind = p.kind
-        self.first = p.contains[0] if p.contains else None
-        self.literals = tuple(p.contains[1:])
-        self.search = re.compile(p.regex).search if p.regex else None
-        self.ts_format = p.ts_format
-        self.units = {k: p.units.get(k, "ms") for k in KIND_KEYS[p.kind] | COMMON_KEYS if k.endswith("_ms")}
-        self.level = p.level
-        self.sets = dict(p.set)
-        self.logfmt = p.logfmt
-        self.json_body = p.json_body
-        self.sticky = sticky
-        # Keys logfmt/JSON bodies may fill for this kind.
-        allowed = (KIND_KEYS[p.kind] | {"ts", "level", "msg", "error", "model", "host"})
-        self.wanted = tuple((k, a) for k, a in _KEY_ALIASES.items() if k in allowed)
+        for name in ("unrecognized", "malformed", "dropped", "rotations", "output_errors", "redactions"):
+            getattr(self, name).update(getattr(other, name))
 
 
 _TRACEBACK = "Traceback (most recent call last):"
@@ -209,7 +128,7 @@ class Stream:
                 text = text[:-1]
             if "\x1b" in text:
                 text = strip_ansi(text)
-            env = unwrap(text, eng.now()) if text else None
+            env = unwrap(text, eng.now) if text else None
             if env is not None:
                 text = env.text
                 if "\x1b" in text:
@@ -307,10 +226,12 @@ class Stream:
                 m = cp.search(text)
                 if m is None:
                     continue
-                groups = m.groupdict()
             else:
-                groups = {}
-            ev = eng.build(cp, groups, text)
+                m = None
+            try:
+                ev = cp.build(m, text)
+            except (ValueError, DurationError):  # a captured value that does not convert: not this pattern
+                continue
             if ev is None:
                 continue
             if cp.sticky and cp.app != self._sticky:
@@ -375,11 +296,11 @@ class Engine:
         self.max_line = max_line
         self.now = now
         self.stats = stats if stats is not None else Stats()
-        self._by_app: dict[str, list[_Compiled]] = {}
-        fallbacks: list[_Compiled] = []
+        self._by_app: dict[str, list[CompiledPattern]] = {}
+        fallbacks: list[CompiledPattern] = []
         rules: list[ClassifyRule] = []
         for d in self.definitions:
-            compiled = [_Compiled(d.app, p, not d.fallback) for p in d.patterns]
+            compiled = [CompiledPattern(d.app, p, not d.fallback, now) for p in d.patterns]
             if d.fallback:
                 fallbacks.extend(compiled)
             else:
@@ -387,10 +308,12 @@ class Engine:
             rules.extend(d.classify)
         self.apps = tuple(self._by_app)
         self._fallbacks = tuple(fallbacks)
-        self._orders: dict[str | None, tuple[_Compiled, ...]] = {}
-        self._rules = {r.contains.lower(): r for r in rules}
+        self._orders: dict[str | None, tuple[CompiledPattern, ...]] = {}
+        # Case-sensitive on purpose: an IGNORECASE alternation scans ~15x slower, and a phrase
+        # is written the way the program prints it (list both spellings where both occur).
+        self._rules = {r.contains: r for r in rules}
         self._rules_rx = (
-            re.compile("|".join(re.escape(k) for k in sorted(self._rules, key=len, reverse=True)), re.I)
+            re.compile("|".join(re.escape(k) for k in sorted(self._rules, key=len, reverse=True)))
             if self._rules
             else None
         )
@@ -406,7 +329,7 @@ class Engine:
         s = self.stream(file)
         return s.feed(lines) + s.flush()
 
-    def order_for(self, app: str | None) -> tuple[_Compiled, ...]:
+    def order_for(self, app: str | None) -> tuple[CompiledPattern, ...]:
         order = self._orders.get(app)
         if order is None:
             first = self._by_app.get(app or "", [])
@@ -425,98 +348,6 @@ class Engine:
         return found
 
     # -- building events ------------------------------------------------------------------
-
-    def build(self, cp: _Compiled, groups: dict[str, str | None], text: str) -> Event | None:
-        """The event for a pattern match, or None when a captured value does not convert."""
-        ts = level = msg = None
-        fields: dict[str, Any] = {}
-        kind = cp.kind
-        body_kv: dict[str, Any] | None = None
-        if cp.logfmt is not None:
-            src = text if cp.logfmt == "line" else (groups.pop(cp.logfmt, None) or "")
-            body_kv = parse_logfmt(src)
-        elif cp.json_body is not None:
-            src = text if cp.json_body == "line" else (groups.pop(cp.json_body, None) or "")
-            try:
-                obj = orjson.loads(src)
-            except orjson.JSONDecodeError:
-                return None
-            if not isinstance(obj, dict):
-                return None
-            body_kv = obj
-        try:
-            for key, val in groups.items():
-                if val is None:
-                    continue
-                if key == "ts":
-                    ts = parse_ts(val, cp.ts_format, self.now())
-                elif key == "level":
-                    level = normalise_level(val)
-                elif key == "msg":
-                    msg = _unquote(val)
-                else:
-                    fields[key] = self._convert(key, val, cp)
-            if body_kv:
-                for key, aliases in cp.wanted:
-                    if key == "ts" and ts is not None or key == "level" and level is not None:
-                        continue
-                    if key == "msg" and msg is not None or key in fields:
-                        continue
-                    for a in aliases:
-                        v = body_kv.get(a)
-                        if v is None or v == "":
-                            continue
-                        if key == "ts":
-                            ts = parse_ts(str(v), "epoch" if isinstance(v, int | float) else "auto", self.now())
-                        elif key == "level":
-                            level = normalise_level(str(v))
-                        elif key == "msg":
-                            msg = str(v)
-                        elif isinstance(v, dict | list):
-                            continue
-                        else:
-                            fields[key] = self._convert(key, str(v), cp)
-                        break
-        except (ValueError, DurationError):
-            return None
-        if kind == "request" and "status" not in fields:
-            return None
-        for k, v in cp.sets.items():
-            fields.setdefault(k, v)
-        if level is None:
-            level = cp.level
-            if level is None:
-                if kind == "request":
-                    st = fields["status"]
-                    level = "error" if st >= 500 else "warn" if st >= 400 else "info"
-                elif kind in ("error", "timeout"):
-                    level = "error"
-                else:
-                    level = "info"
-        if msg is None:
-            if kind == "request":
-                method = fields.get("method")
-                path = fields.get("path")
-                msg = f"{method} {path} {fields['status']}" if method else str(fields["status"])
-            else:
-                msg = text
-        if kind == "error" and "error" not in fields:
-            fields["error"] = msg
-        ev: Event = {"ts": ts, "app": cp.app, "kind": kind, "level": level, "msg": msg}
-        ev.update(fields)
-        return ev
-
-    def _convert(self, key: str, val: str, cp: _Compiled) -> Any:
-        if key in INT_KEYS:
-            return int(val)
-        if key.endswith("_ms"):
-            return _duration_value(val, cp.units.get(key, "ms"))
-        if key == "tokens_per_s":
-            return float(val)
-        if key == "path":
-            q = val.find("?")
-            return val[:q] if q >= 0 else val
-        return val
 
     def fallback(self, text: str) -> Event:
         """A `log` event for a line no pattern explains: time and level by heuristics."""
@@ -542,7 +373,7 @@ class Engine:
         if rx is not None:
             m = rx.search(text)
             if m is not None:
-                rule = self._rules[m.group(0).lower()]
+                rule = self._rules[m.group(0)]
                 if rule.kind == "timeout" and ev["kind"] != "timeout":
                     ev["kind"] = "timeout"
                     ev["operation"] = rule.operation

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import shutil
 import sys
 import uuid
 from collections import Counter
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from logmetrics.demo import (  # noqa: E402
+from logmetrics.demo import (
     FILES,
     MODEL_BIG,
     MODEL_SMALL,
@@ -29,7 +30,6 @@ from logmetrics.demo import (  # noqa: E402
     Phase,
     Story,
     exchange,
-    gin_line,
     iso_ns,
     loguru_line,
     model_load_lines,
@@ -39,7 +39,6 @@ from logmetrics.demo import (  # noqa: E402
     slog_line,
     startup_lines,
     syslog_time,
-    uvicorn_access,
 )
 
 SEED = 20261103
@@ -76,8 +75,12 @@ def phase_of(when: datetime) -> tuple[Phase, float]:
     return "normal", 0.0
 
 
-def traffic(story: Story, start: datetime, end: datetime,
-            scripted: list[tuple[datetime, Callable[[Story], list[Line]]]]) -> list[Line]:
+def traffic(
+    story: Story,
+    start: datetime,
+    end: datetime,
+    scripted: list[tuple[datetime, Callable[[Story], list[Line]]]],
+) -> list[Line]:
     """Random exchanges between ``start`` and ``end`` with scripted events spliced in."""
     rng = story.rng
     out: list[Line] = []
@@ -117,7 +120,10 @@ def new_owui_startup(when: datetime) -> list[Line]:
         ("uvicorn.server:_serve:84", "Started server process [1]"),
         ("uvicorn.lifespan.on:startup:48", "Waiting for application startup."),
         ("uvicorn.lifespan.on:startup:62", "Application startup complete."),
-        ("uvicorn.server:_log_started_message:216", "Uvicorn running on http://0.0.0.0:8080 (Press CTRL+C to quit)"),
+        (
+            "uvicorn.server:_log_started_message:216",
+            "Uvicorn running on http://0.0.0.0:8080 (Press CTRL+C to quit)",
+        ),
     ]
     out = []
     for i, (where, msg) in enumerate(rows):
@@ -130,8 +136,12 @@ def owui_traceback(when: datetime) -> list[Line]:
     """One Open WebUI request that hit httpx's read timeout while Ollama hung."""
     site = "/usr/local/lib/python3.11/site-packages"
     texts = [
-        loguru_line(when, "ERROR", "open_webui.routers.ollama:send_post_request:170",
-                    "Exception while streaming from Ollama: timed out"),
+        loguru_line(
+            when,
+            "ERROR",
+            "open_webui.routers.ollama:send_post_request:170",
+            "Exception while streaming from Ollama: timed out",
+        ),
         "Traceback (most recent call last):",
         f'  File "{site}/httpx/_transports/default.py", line 72, in map_httpcore_exceptions',
         "    yield",
@@ -159,24 +169,61 @@ def owui_traceback(when: datetime) -> list[Line]:
 def restart_lines(story: Story) -> list[Line]:
     """10:40: Ollama down for ~4 s; nginx cannot connect and answers 502."""
     rng = story.rng
-    out = [Line("ollama", at(10, 40, 0, 12), slog_line(at(10, 40, 0, 12), "INFO", "routes.go:1262",
-                                                      "received signal, shutting down", signal="terminated"))]
+    out = [
+        Line(
+            "ollama",
+            at(10, 40, 0, 12),
+            slog_line(
+                at(10, 40, 0, 12),
+                "INFO",
+                "routes.go:1262",
+                "received signal, shutting down",
+                signal="terminated",
+            ),
+        )
+    ]
     for i, path in enumerate(["/api/chat", "/api/tags", "/api/chat"]):
         when = at(10, 40, 1 + i, 100 + 37 * i)
         client = f"10.0.4.{rng.randint(10, 80)}"
-        out.append(Line("nginx_error", when, nginx_error_line(
-            when, "error", story.next_conn(), "connect() failed (111: Connection refused) while connecting to upstream",
-            client=client, method="POST" if path == "/api/chat" else "GET", path=path,
-            upstream=f"http://127.0.0.1:11434{path}"), "error"))
-        out.append(Line("nginx_access", when, nginx_access_line(
-            when, client, "POST" if path == "/api/chat" else "GET", path, 502, 157, "-", 0.0), "request:502"))
+        out.append(
+            Line(
+                "nginx_error",
+                when,
+                nginx_error_line(
+                    when,
+                    "error",
+                    story.next_conn(),
+                    "connect() failed (111: Connection refused) while connecting to upstream",
+                    client=client,
+                    method="POST" if path == "/api/chat" else "GET",
+                    path=path,
+                    upstream=f"http://127.0.0.1:11434{path}",
+                ),
+                "error",
+            )
+        )
+        out.append(
+            Line(
+                "nginx_access",
+                when,
+                nginx_access_line(
+                    when, client, "POST" if path == "/api/chat" else "GET", path, 502, 157, "-", 0.0
+                ),
+                "request:502",
+            )
+        )
     story.timing_style = "server"
     out += startup_lines(at(10, 40, 4, 3), "0.4.7")
     return out
 
 
-def ollama_log(story: Story, start: datetime, end: datetime, first_load: datetime,
-               scripted: list[tuple[datetime, Callable[[Story], list[Line]]]]) -> list[Line]:
+def ollama_log(
+    story: Story,
+    start: datetime,
+    end: datetime,
+    first_load: datetime,
+    scripted: list[tuple[datetime, Callable[[Story], list[Line]]]],
+) -> list[Line]:
     events = [(first_load, lambda s: model_load_lines(s, first_load, MODEL_SMALL, 5.65)), *scripted]
     return startup_lines(start, "0.3.14") + traffic(story, start + timedelta(seconds=3), end, events)
 
@@ -195,15 +242,20 @@ def text_of(lines: list[Line]) -> str:
 
 def stream_of(text: str) -> str:
     """gin writes to stdout; Ollama's slog and llama.cpp write to stderr."""
-    return "stdout" if text.startswith("[GIN]") or text.startswith("INFO:") or " | INFO " in text else "stderr"
+    return (
+        "stdout" if text.startswith("[GIN]") or text.startswith("INFO:") or " | INFO " in text else "stderr"
+    )
 
 
 def docker_json(lines: list[Line], rng: random.Random) -> str:
     out = []
     for line in lines:
         written = line.when + timedelta(microseconds=rng.randint(40, 900))
-        record = {"log": line.text + "\n", "stream": stream_of(line.text),
-                  "time": iso_ns(written, rng.randint(0, 999))}
+        record = {
+            "log": line.text + "\n",
+            "stream": stream_of(line.text),
+            "time": iso_ns(written, rng.randint(0, 999)),
+        }
         out.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     return "".join(out)
 
@@ -228,7 +280,7 @@ def cri_log(lines: list[Line], rng: random.Random) -> tuple[str, int]:
         stream = stream_of(line.text)
         text = line.text
         if len(text) > 400:
-            chunks = [text[i:i + 256] for i in range(0, len(text), 256)]
+            chunks = [text[i : i + 256] for i in range(0, len(text), 256)]
             for chunk in chunks[:-1]:
                 out.append(f"{stamp} {stream} P {chunk}\n")
                 partial += 1
@@ -243,10 +295,17 @@ def journald(lines: list[Line]) -> str:
         pid = 1543 if line.when < at(10, 40, 2) else 48211
         out.append(f"{syslog_time(line.when)} gpu-box ollama[{pid}]: {line.text}\n")
         if line.when == at(10, 40, 0, 12):
-            out.append(f"{syslog_time(at(10, 40, 0))} gpu-box systemd[1]: Stopping ollama.service - Ollama Service...\n")
-            out.append(f"{syslog_time(at(10, 40, 2), pad_day=True)} gpu-box systemd[1]: ollama.service: "
-                       "Deactivated successfully.\n")
-            out.append(f"{syslog_time(at(10, 40, 3))} gpu-box systemd[1]: Started ollama.service - Ollama Service.\n")
+            out.append(
+                f"{syslog_time(at(10, 40, 0))} gpu-box systemd[1]: "
+                "Stopping ollama.service - Ollama Service...\n"
+            )
+            out.append(
+                f"{syslog_time(at(10, 40, 2), pad_day=True)} gpu-box systemd[1]: ollama.service: "
+                "Deactivated successfully.\n"
+            )
+            out.append(
+                f"{syslog_time(at(10, 40, 3))} gpu-box systemd[1]: Started ollama.service - Ollama Service.\n"
+            )
     return "".join(out)
 
 
@@ -267,12 +326,18 @@ def write(path: Path, data: str | bytes) -> None:
 
 
 def main(outdir: Path) -> None:
+    # Container/pod folder names come from the RNG; drop stale ones from older runs.
+    for generated in ("docker", "pods"):
+        shutil.rmtree(outdir / generated, ignore_errors=True)
     rng = random.Random(SEED)
 
     # 08:30-09:00, the rotated chunk: only Ollama, normal traffic.
     early = Story(rng)
-    early_lines = [line for line in ollama_log(early, at(8, 30), at(8, 59, 58), at(8, 31, 7, 40), [])
-                   if line.file == "ollama"]
+    early_lines = [
+        line
+        for line in ollama_log(early, at(8, 30), at(8, 59, 58), at(8, 31, 7, 40), [])
+        if line.file == "ollama"
+    ]
     gz = gzip.compress(text_of(sorted(early_lines, key=lambda line: line.when)).encode(), mtime=0)
 
     # 09:00-11:00: the morning with the incident.
@@ -292,7 +357,9 @@ def main(outdir: Path) -> None:
         (at(10, 40, 31), lambda s: model_load_lines(s, at(10, 40, 31, 250), MODEL_SMALL, 6.12)),
     ]
     lines = ollama_log(story, at(9, 0), at(11, 0), at(9, 2, 14, 512), scripted)
-    lines.append(Line("ollama", at(9, 0, 1, 0), "2026/11/03 09:00:01 routes.go:871: Listening on 127.0.0.1:11434"))
+    lines.append(
+        Line("ollama", at(9, 0, 1, 0), "2026/11/03 09:00:01 routes.go:871: Listening on 127.0.0.1:11434")
+    )
     lines += old_owui_startup(at(9, 0, 3, 250))
     files = by_file(lines)
 
@@ -339,9 +406,11 @@ def main(outdir: Path) -> None:
     write(outdir / "journald/ollama.journal.log", journald(journal_lines))
 
     expected: dict[str, object] = {
-        "timeline": [{"at": when.isoformat().replace("+00:00", "Z"), "what": what} for when, what in TIMELINE],
+        "timeline": [
+            {"at": when.isoformat().replace("+00:00", "Z"), "what": what} for when, what in TIMELINE
+        ],
         "note": "tags are the kind a correct parser derives per application line (request:<status>, "
-                "timeout:<operation>, error, model_load, inference, log); envelope files count inner lines",
+        "timeout:<operation>, error, model_load, inference, log); envelope files count inner lines",
         "files": {
             **{rel: count(files[key]) for key, rel in FILES.items()},
             "ollama/server.log.1.gz": count(early_lines),

@@ -39,9 +39,17 @@ def test_rerun_reproduces_committed_samples_byte_for_byte(regenerated: Path) -> 
 
 
 def test_layout_has_every_documented_file() -> None:
-    for rel in ("ollama/server.log", "ollama/server.log.1.gz", "deepchat/main.log", "nginx/access.log",
-                "nginx/error.log", "openwebui/openwebui.log", "journald/ollama.journal.log", "README.md",
-                "expected.json"):
+    for rel in (
+        "ollama/server.log",
+        "ollama/server.log.1.gz",
+        "deepchat/main.log",
+        "nginx/access.log",
+        "nginx/error.log",
+        "openwebui/openwebui.log",
+        "journald/ollama.journal.log",
+        "README.md",
+        "expected.json",
+    ):
         assert (SAMPLES / rel).is_file(), rel
     assert sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file()) < 1_000_000
 
@@ -81,7 +89,7 @@ def test_rotated_chunk_decompresses_and_precedes_server_log() -> None:
     text = gzip.decompress((SAMPLES / "ollama/server.log.1.gz").read_bytes()).decode()
     stamps = re.findall(r"\[GIN\] (\d{4}/\d\d/\d\d - \d\d:\d\d:\d\d)", text)
     assert stamps and stamps == sorted(stamps)
-    assert "2026/11/03 - 08:30" <= stamps[0] and stamps[-1] < "2026/11/03 - 09:00"
+    assert stamps[0] >= "2026/11/03 - 08:30" and stamps[-1] < "2026/11/03 - 09:00"
     assert "llama runner started in" in text
 
 
@@ -90,15 +98,25 @@ def test_incident_is_visible_in_every_file_at_the_same_time() -> None:
         return (SAMPLES / rel).read_text()
 
     server = read("ollama/server.log")
-    assert re.search(r"time=2026-11-03T10:30:10\.\d{3}Z level=ERROR .*timed out waiting for llama runner", server)
+    assert re.search(
+        r"time=2026-11-03T10:30:10\.\d{3}Z level=ERROR .*timed out waiting for llama runner", server
+    )
     assert "2026/11/03 09:00:01 routes.go:871: Listening on 127.0.0.1:11434" in server
     assert re.search(r"\[GIN\] 2026/11/03 - 10:[23]\d:\d\d \| 500 \| +5m\d+s \|", server)
-    assert re.search(r'2026-11-03T10:[23]\d:\S+ level=error msg="Failed to stream response from Ollama" .*'
-                     r'error="context deadline exceeded"', read("deepchat/main.log"))
-    assert re.search(r'\[03/Nov/2026:10:[23]\d:\d\d \+0000\] "POST /api/generate HTTP/1.1" 504 ',
-                     read("nginx/access.log"))
-    assert re.search(r"^2026/11/03 10:[23]\d:\d\d \[error\] .*upstream timed out \(110: Connection timed out\) "
-                     r"while reading response header from upstream", read("nginx/error.log"), re.M)
+    assert re.search(
+        r'2026-11-03T10:[23]\d:\S+ level=error msg="Failed to stream response from Ollama" .*'
+        r'error="context deadline exceeded"',
+        read("deepchat/main.log"),
+    )
+    assert re.search(
+        r'\[03/Nov/2026:10:[23]\d:\d\d \+0000\] "POST /api/generate HTTP/1.1" 504 ', read("nginx/access.log")
+    )
+    assert re.search(
+        r"^2026/11/03 10:[23]\d:\d\d \[error\] .*upstream timed out \(110: Connection timed out\) "
+        r"while reading response header from upstream",
+        read("nginx/error.log"),
+        re.M,
+    )
     assert re.search(r"^Nov  3 10:40:\d\d gpu-box systemd", read("journald/ollama.journal.log"), re.M)
     owui = read("openwebui/openwebui.log")
     assert "Traceback (most recent call last):" in owui and "httpx.ReadTimeout: timed out" in owui
@@ -106,9 +124,18 @@ def test_incident_is_visible_in_every_file_at_the_same_time() -> None:
 
 def test_expected_counts_match_the_files() -> None:
     expected = json.loads((SAMPLES / "expected.json").read_text())["files"]
-    for rel in ("ollama/server.log", "deepchat/main.log", "nginx/access.log", "nginx/error.log",
-                "openwebui/openwebui.log"):
+    for rel in (
+        "ollama/server.log",
+        "deepchat/main.log",
+        "nginx/access.log",
+        "nginx/error.log",
+        "openwebui/openwebui.log",
+    ):
         assert len((SAMPLES / rel).read_text().splitlines()) == expected[rel]["lines"], rel
-    gin = [line for line in (SAMPLES / "ollama/server.log").read_text().splitlines() if line.startswith("[GIN] ")]
-    requests = sum(n for tag, n in expected["ollama/server.log"]["tags"].items() if tag.startswith("request:"))
+    gin = [
+        line for line in (SAMPLES / "ollama/server.log").read_text().splitlines() if line.startswith("[GIN] ")
+    ]
+    requests = sum(
+        n for tag, n in expected["ollama/server.log"]["tags"].items() if tag.startswith("request:")
+    )
     assert len(gin) == requests

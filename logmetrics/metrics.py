@@ -1,0 +1,477 @@
+"""Events → the contract's Prometheus metrics, plus the pipeline's self-metrics.
+
+Calling prometheus_client per event costs ~2 µs a line, more than parsing it
+cheaply, so events are aggregated into plain dicts keyed by label tuples and
+turned into metric families only when scraped (`collect`). The same sink serves
+`replay --format prom` and the live tailer's `/metrics`.
+
+Cardinality is bounded where the values come from: paths are normalised (query
+string dropped, ids/UUIDs/hashes collapsed) and every label of every metric
+keeps at most `label_limit` distinct values, first come first kept; later values
+become `other`. Because admission is first-come, two sinks fed consecutive parts
+of a stream and merged in order (`merge`) give exactly what one sink fed the
+whole stream gives — what parallel replay relies on.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from .config import DEFAULT_BUCKETS
+from .parsing import Stats
+
+__all__ = ["OTHER", "MetricsSink", "exposition", "normalise_path"]
+
+Event = dict[str, Any]
+Key = tuple[str, ...]
+
+OTHER = "other"
+_CACHE_MAX = 1 << 16  # memo tables are cleared when they reach this size (hostile input)
+
+REQUESTS = "logmetrics_requests_total"
+REQUEST_DURATION = "logmetrics_request_duration_seconds"
+TIMEOUTS = "logmetrics_timeouts_total"
+ERRORS = "logmetrics_errors_total"
+LOG_LINES = "logmetrics_log_lines_total"
+MODEL_LOAD = "logmetrics_model_load_duration_seconds"
+TOKENS = "logmetrics_tokens_total"
+TOKENS_PER_SECOND = "logmetrics_tokens_per_second"
+LAST_EVENT = "logmetrics_last_event_timestamp_seconds"
+EVENTS = "logmetrics_events_total"
+
+# --- path normalisation --------------------------------------------------------------------
+
+_ID_SEGMENT = re.compile(
+    r"""
+    \d+                                            # numeric id
+    | [0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}   # UUID
+    | (?=[0-9a-zA-Z]*\d)[0-9a-fA-F]{8,}            # hex hash / id (with a digit)
+    | (?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{20,}     # long opaque token (base64url, nanoid, ...)
+    """,
+    re.X,
+)
+_norm_cache: dict[str, str] = {}
+
+
+def normalise_path(path: str) -> str:
+    """`/api/v1/chats/3f2b…?x=1` → `/api/v1/chats/:id`: one series per route, not per object."""
+    got = _norm_cache.get(path)
+    if got is not None:
+        return got
+    cut = len(path)
+    for sep in "?#":
+        i = path.find(sep)
+        if 0 <= i < cut:
+            cut = i
+    p = path[:cut]
+    parts = p.split("/")
+    for i, seg in enumerate(parts):
+        if seg and seg[0] != ":" and _ID_SEGMENT.fullmatch(seg):
+            parts[i] = ":id"
+    out = "/".join(parts)
+    if len(_norm_cache) >= _CACHE_MAX:
+        _norm_cache.clear()
+    _norm_cache[path] = out
+    return out
+
+
+# --- bounded label sets --------------------------------------------------------------------
+
+
+class _Labels:
+    """One label set's admitted values (per label, in first-seen order) and its raw→bounded memo."""
+
+    __slots__ = ("admitted", "cache", "limit", "names")
+
+    def __init__(self, names: tuple[str, ...], limit: int) -> None:
+        self.names = names
+        self.limit = limit
+        self.admitted: list[dict[str, None]] = [{} for _ in names]
+        self.cache: dict[Key, Key] = {}
+
+    def bound(self, raw: Key) -> Key:
+        """The slow path of a cache miss: admit new values while there is room."""
+        out: list[str] = []
+        for adm, v in zip(self.admitted, raw, strict=True):
+            if v in adm:
+                out.append(v)
+            elif len(adm) < self.limit and v != OTHER:
+                adm[v] = None
+                out.append(v)
+            else:
+                out.append(OTHER)
+        key = tuple(out)
+        if len(self.cache) >= _CACHE_MAX:
+            self.cache.clear()
+        self.cache[raw] = key
+        return key
+
+    def absorb(self, other: _Labels) -> None:
+        """Admit `other`'s values in its order, as one pass over both streams would have."""
+        for adm, oadm in zip(self.admitted, other.admitted, strict=True):
+            for v in oadm:
+                if v not in adm and len(adm) < self.limit:
+                    adm[v] = None
+        self.cache.clear()
+
+    def remap(self, key: Key) -> Key:
+        """A key from a merged-in sink, with the values this sink could not admit as `other`."""
+        return tuple(v if v == OTHER or v in adm else OTHER for adm, v in zip(self.admitted, key, strict=True))
+
+
+def _merge_counts(into: dict[Key, float], other: dict[Key, float], labels: _Labels) -> None:
+    for k, v in other.items():
+        k = labels.remap(k)
+        into[k] = into.get(k, 0) + v
+
+
+def _merge_lists(into: dict[Key, list[float]], other: dict[Key, list[float]], labels: _Labels) -> None:
+    for k, v in other.items():
+        k = labels.remap(k)
+        mine = into.get(k)
+        if mine is None:
+            into[k] = list(v)
+        else:
+            for i, x in enumerate(v):
+                mine[i] += x
+
+
+def _merge_max(into: dict[Key, str], other: dict[Key, str], labels: _Labels) -> None:
+    for k, v in other.items():
+        k = labels.remap(k)
+        if v > into.get(k, ""):
+            into[k] = v
+
+
+def _ts_epoch(ts: str) -> float:
+    return datetime.fromisoformat(ts).timestamp()
+
+
+# --- the sink ------------------------------------------------------------------------------
+
+
+class MetricsSink(Collector):
+    """Aggregates events into label-tuple dicts; a custom Collector that builds families on scrape.
+
+    `use_read_time=False` keeps events whose time is the read time (`ts_source: read`)
+    out of `logmetrics_last_event_timestamp_seconds`: in a replay that time is "now",
+    not the log's.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None,
+        *,
+        buckets: dict[str, list[float]] | None = None,
+        label_limit: int = 200,
+        stats: Stats | None = None,
+        use_read_time: bool = True,
+    ) -> None:
+        b = {**DEFAULT_BUCKETS, **(buckets or {})}
+        self.bounds: dict[str, tuple[float, ...]] = {k: tuple(float(x) for x in v) for k, v in b.items()}
+        self.label_limit = label_limit
+        self.stats = stats
+        self.use_read_time = use_read_time
+        self._lock = threading.Lock()
+        lim = label_limit
+        # label sets and their series
+        self._ev_labels = _Labels(("app", "kind", "level"), lim)
+        self._events: dict[Key, float] = {}  # count per (app, kind, level)
+        self._last: dict[Key, str] = {}  # newest ts per (app, kind, level)
+        self._req_labels = _Labels(("app", "method", "path", "code"), lim)
+        self._requests: dict[Key, float] = {}
+        self._durations: dict[Key, list[float]] = {}  # bucket counts..., sum
+        self._to_labels = _Labels(("app", "operation"), lim)
+        self._timeouts: dict[Key, float] = {}
+        self._app_labels = _Labels(("app",), lim)
+        self._loads: dict[Key, list[float]] = {}
+        self._tok_labels = _Labels(("app", "phase"), lim)
+        self._tokens: dict[Key, list[float]] = {}  # [tokens, observations]
+        self._tps: dict[Key, list[float]] = {}
+        self._codes: dict[int, str] = {}
+        if registry is not None:
+            registry.register(self)
+
+    # -- ingest (hot path) -----------------------------------------------------------------
+
+    def observe(self, events: list[Event]) -> None:
+        """Add a batch of events; thread-safe; a few dict operations per event."""
+        with self._lock:
+            self._observe(events)
+
+    def _observe(self, events: list[Event]) -> None:  # noqa: C901 - one loop on purpose (speed)
+        ev_cache, ev_bound, events_c, last = (self._ev_labels.cache, self._ev_labels.bound,
+                                              self._events, self._last)
+        use_read = self.use_read_time
+        req_cache, req_bound, requests, durations = (self._req_labels.cache, self._req_labels.bound,
+                                                     self._requests, self._durations)
+        d_bounds = self.bounds["logmetrics_request_duration_seconds"]
+        d_len = len(d_bounds) + 2
+        codes = self._codes
+        norm = _norm_cache
+        for e in events:
+            app = e["app"]
+            kind = e["kind"]
+            raw: Key = (app, kind, e["level"])
+            k = ev_cache.get(raw)
+            if k is None:
+                k = ev_bound(raw)
+            events_c[k] = events_c.get(k, 0) + 1
+            ts = e["ts"]
+            if ts > last.get(k, "") and (use_read or "ts_source" not in e):
+                last[k] = ts
+            if kind == "log":
+                continue
+            if kind == "request":
+                status = e["status"]
+                code = codes.get(status)
+                if code is None:
+                    code = codes[status] = str(status)
+                path = e.get("path")
+                if path is None:
+                    path = ""
+                else:
+                    path = norm.get(path) or normalise_path(path)
+                raw = (app, e.get("method") or "", path, code)
+                k = req_cache.get(raw)
+                if k is None:
+                    k = req_bound(raw)
+                requests[k] = requests.get(k, 0) + 1
+                dur = e.get("duration_ms")
+                if dur is not None:
+                    h = durations.get(k)
+                    if h is None:
+                        h = durations[k] = [0.0] * d_len
+                    s = dur / 1000.0
+                    h[bisect_left(d_bounds, s)] += 1
+                    h[-1] += s
+            elif kind == "timeout":
+                raw = (app, e.get("operation") or "")
+                k = self._to_labels.cache.get(raw) or self._to_labels.bound(raw)
+                self._timeouts[k] = self._timeouts.get(k, 0) + 1
+            elif kind == "model_load":
+                dur = e.get("duration_ms")
+                if dur is not None:
+                    raw = (app,)
+                    k = self._app_labels.cache.get(raw) or self._app_labels.bound(raw)
+                    self._hist(self._loads, k, MODEL_LOAD, dur / 1000.0)
+            elif kind == "inference":
+                self._inference(e, app)
+
+    def _hist(self, series: dict[Key, list[float]], k: Key, metric: str, value: float) -> None:
+        bounds = self.bounds[metric]
+        h = series.get(k)
+        if h is None:
+            h = series[k] = [0.0] * (len(bounds) + 2)
+        h[bisect_left(bounds, value)] += 1
+        h[-1] += value
+
+    def _inference(self, e: Event, app: str) -> None:
+        """Tokens per phase; the rate goes to the phase the line reports (prompt if it has prompt keys)."""
+        labels = self._tok_labels
+        pt = e.get("prompt_tokens")
+        ct = e.get("completion_tokens")
+        for phase, n in (("prompt", pt), ("completion", ct)):
+            if n is not None:
+                raw = (app, phase)
+                k = labels.cache.get(raw) or labels.bound(raw)
+                t = self._tokens.get(k)
+                if t is None:
+                    t = self._tokens[k] = [0.0, 0.0]
+                t[0] += n
+                t[1] += 1
+        tps = e.get("tokens_per_s")
+        if tps is not None:
+            phase = "prompt" if pt is not None or "prompt_ms" in e else "completion"
+            raw = (app, phase)
+            k = labels.cache.get(raw) or labels.bound(raw)
+            self._hist(self._tps, k, TOKENS_PER_SECOND, float(tps))
+
+    # -- merge --------------------------------------------------------------------------------
+
+    def merge(self, other: MetricsSink) -> None:
+        """Add a sink fed the *next* part of the input: equal to one sink fed both parts in order.
+
+        Different `Stats` objects are merged too (one shared object is counted once).
+        """
+        if other is self:
+            raise ValueError("cannot merge a sink into itself")
+        if other.bounds != self.bounds or other.label_limit != self.label_limit:
+            raise ValueError("cannot merge sinks with different buckets or label limits")
+        with self._lock, other._lock:
+            for mine, theirs in ((self._ev_labels, other._ev_labels), (self._req_labels, other._req_labels),
+                                 (self._to_labels, other._to_labels), (self._app_labels, other._app_labels),
+                                 (self._tok_labels, other._tok_labels)):
+                mine.absorb(theirs)
+            _merge_counts(self._events, other._events, self._ev_labels)
+            _merge_max(self._last, other._last, self._ev_labels)
+            _merge_counts(self._requests, other._requests, self._req_labels)
+            _merge_lists(self._durations, other._durations, self._req_labels)
+            _merge_counts(self._timeouts, other._timeouts, self._to_labels)
+            _merge_lists(self._loads, other._loads, self._app_labels)
+            _merge_lists(self._tokens, other._tokens, self._tok_labels)
+            _merge_lists(self._tps, other._tps, self._tok_labels)
+            if self.stats is not None and other.stats is not None and other.stats is not self.stats:
+                self.stats.merge(other.stats)
+
+    # -- scrape -------------------------------------------------------------------------------
+
+    def describe(self) -> Iterable[Metric]:
+        """The families without samples, so the registry can refuse a clashing collector."""
+        return list(self._families(empty=True))
+
+    def collect(self) -> Iterable[Metric]:
+        """Metric families built from the aggregates, under the lock (the tailer scrapes concurrently)."""
+        with self._lock:
+            return list(self._families(empty=False))
+
+    def _families(self, *, empty: bool) -> Iterator[Metric]:  # noqa: C901 - one family after another
+        overflow: dict[tuple[str, str], float] = {}
+
+        def count_overflow(metric: str, names: Sequence[str], key: Key, n: float) -> None:
+            for name, v in zip(names, key, strict=True):
+                if v == OTHER:
+                    overflow[(metric, name)] = overflow.get((metric, name), 0) + n
+
+        # requests
+        names = self._req_labels.names
+        req = CounterMetricFamily(REQUESTS, "Requests seen in access lines.", labels=names)
+        dur = HistogramMetricFamily(REQUEST_DURATION, "Request duration (seconds) from access lines.",
+                                    labels=names)
+        if not empty:
+            for k, v in sorted(self._requests.items()):
+                req.add_metric(k, v)
+                count_overflow(REQUESTS, names, k, v)
+            self._add_hists(dur, self._durations, REQUEST_DURATION, count_overflow)
+        yield req
+        yield dur
+
+        names = self._to_labels.names
+        fam = CounterMetricFamily(TIMEOUTS, "Timeouts logged, by operation.", labels=names)
+        if not empty:
+            for k, v in sorted(self._timeouts.items()):
+                fam.add_metric(k, v)
+                count_overflow(TIMEOUTS, names, k, v)
+        yield fam
+
+        # per (app, kind, level) counts → errors, log lines, events, last event time
+        errors: dict[Key, float] = {}
+        lines: dict[Key, float] = {}
+        kinds: dict[Key, float] = {}
+        last: dict[Key, str] = {}
+        per_app: dict[Key, float] = {}
+        for (app, kind, level), n in self._events.items():
+            a = (app,)
+            per_app[a] = per_app.get(a, 0) + n
+            if kind == "error":
+                errors[a] = errors.get(a, 0) + n
+            lines[(app, level)] = lines.get((app, level), 0) + n
+            kinds[(app, kind)] = kinds.get((app, kind), 0) + n
+            ts = self._last.get((app, kind, level))
+            if ts is not None and ts > last.get(a, ""):
+                last[a] = ts
+        fam = CounterMetricFamily(ERRORS, "Error events (kind=error).", labels=("app",))
+        for k, v in sorted(errors.items()):
+            fam.add_metric(k, v)
+            count_overflow(ERRORS, ("app",), k, v)
+        yield fam
+        fam = CounterMetricFamily(LOG_LINES, "Events by level (every event counts once).",
+                                  labels=("app", "level"))
+        for k, v in sorted(lines.items()):
+            fam.add_metric(k, v)
+            count_overflow(LOG_LINES, ("app", "level"), k, v)
+        yield fam
+
+        names = self._app_labels.names
+        fam = HistogramMetricFamily(MODEL_LOAD, "Model load time (seconds).", labels=names)
+        if not empty:
+            self._add_hists(fam, self._loads, MODEL_LOAD, count_overflow)
+        yield fam
+
+        names = self._tok_labels.names
+        fam = CounterMetricFamily(TOKENS, "Tokens processed, by phase (prompt/completion).", labels=names)
+        for k, t in sorted(self._tokens.items()):
+            fam.add_metric(k, t[0])
+            count_overflow(TOKENS, names, k, t[1])
+        yield fam
+        fam = HistogramMetricFamily(TOKENS_PER_SECOND, "Token rate reported by inference lines, by phase.",
+                                    labels=names)
+        if not empty:
+            self._add_hists(fam, self._tps, TOKENS_PER_SECOND, count_overflow)
+        yield fam
+
+        fam = GaugeMetricFamily(LAST_EVENT, "Time of the newest event (the log's own time), Unix seconds.",
+                                labels=("app",))
+        for k, ts in sorted(last.items()):
+            fam.add_metric(k, _ts_epoch(ts))
+            count_overflow(LAST_EVENT, ("app",), k, per_app.get(k, 0))
+        yield fam
+
+        # self-metrics
+        fam = CounterMetricFamily(EVENTS, "Events emitted, by kind.", labels=("app", "kind"))
+        for k, v in sorted(kinds.items()):
+            fam.add_metric(k, v)
+            count_overflow(EVENTS, ("app", "kind"), k, v)
+        yield fam
+        yield from self._stats_families()
+        fam = CounterMetricFamily("logmetrics_label_overflow_total",
+                                  "Label values replaced by 'other' (label_limit reached).",
+                                  labels=("metric", "label"))
+        for (metric, label), v in sorted(overflow.items()):
+            fam.add_metric((metric, label), v)
+        yield fam
+
+    def _add_hists(self, fam: HistogramMetricFamily, series: dict[Key, list[float]], metric: str,
+                   count_overflow: Any) -> None:
+        les = [floatToGoString(b) for b in self.bounds[metric]] + ["+Inf"]
+        for k, h in sorted(series.items()):
+            acc = 0.0
+            buckets: list[tuple[str, float]] = []
+            for le, c in zip(les, h, strict=False):
+                acc += c
+                buckets.append((le, acc))
+            fam.add_metric(k, buckets, sum_value=h[-1])
+            count_overflow(metric, fam._labelnames, k, acc)
+
+    def _stats_families(self) -> Iterator[Metric]:
+        st = self.stats if self.stats is not None else Stats()
+        yield CounterMetricFamily("logmetrics_lines_read_total", "Lines read.", value=st.lines)
+        yield CounterMetricFamily("logmetrics_bytes_read_total", "Bytes read.", value=st.bytes)
+        for name, doc, label, counter in (
+            ("logmetrics_lines_unrecognized_total", "Lines no pattern matched (became kind=log).", "app",
+             st.unrecognized),
+            ("logmetrics_lines_malformed_total", "Lines cut (oversized) or not valid UTF-8 (still events).",
+             "reason", st.malformed),
+            ("logmetrics_lines_dropped_total", "Lines that produced no event.", "reason", st.dropped),
+            ("logmetrics_rotations_total", "Log file rotations seen.", "mode", st.rotations),
+            ("logmetrics_redactions_total", "Secrets replaced before output.", "rule", st.redactions),
+            ("logmetrics_output_errors_total", "Failures writing the events output.", "reason",
+             st.output_errors),
+        ):
+            fam = CounterMetricFamily(name, doc, labels=(label,))
+            for v, n in sorted(dict(counter).items()):
+                fam.add_metric((v,), n)
+            yield fam
+        yield GaugeMetricFamily("logmetrics_files_watched", "Files being followed.", value=st.files_watched)
+        yield GaugeMetricFamily("logmetrics_read_lag_bytes", "Bytes written to followed files not read yet.",
+                                value=st.read_lag_bytes)
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The registry in Prometheus text format (what /metrics and `replay --format prom` print)."""
+    return generate_latest(registry)

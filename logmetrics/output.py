@@ -1,0 +1,187 @@
+"""The events sink: JSON lines to a size-rotated file or stdout, through python-json-logger.
+
+Shape: a `logging.Handler` (`EventOutput`) with a python-json-logger formatter
+(`EventFormatter`, orjson-backed) configured so that the event dict logged as
+the record's message IS the line — no logger name, level or time added. The
+tailer does not pay for a `LogRecord` per event, though: it hands whole batches
+to `EventOutput.write_events`, which serialises them with the same formatter
+settings and writes them with one system call (benchmarks/bench_tail.py
+measures both paths; a test checks they give identical bytes).
+
+Writes go straight to the file descriptor (no userspace buffer), so "written"
+means "in the kernel": a crash of this process loses nothing that was written,
+and `sync()` makes it durable before positions that cover it are saved. A
+failed write is rolled back (the file truncated to where the batch began) so a
+retry neither duplicates nor tears lines.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pythonjsonlogger.orjson import OrjsonFormatter
+
+__all__ = ["EventFormatter", "EventOutput", "error_reason"]
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+class EventFormatter(OrjsonFormatter):  # type: ignore[misc]
+    """python-json-logger's orjson formatter with no fields of its own: the record's dict is the line."""
+
+    def __init__(self) -> None:
+        # fmt=[]: no required fields; the default reserved attributes keep every LogRecord field out,
+        # and the record's message (a dict) is copied into the line as-is.
+        super().__init__(fmt=[], json_indent=False)
+
+    def format_batch(self, events: Sequence[dict[str, Any]]) -> bytes:
+        """The same bytes `format` gives one record per event, newline-terminated, for a whole batch."""
+        dumps = orjson.dumps
+        default = self.json_default
+        opt = _OPTIONS | orjson.OPT_APPEND_NEWLINE
+        return b"".join([dumps(e, default=default, option=opt) for e in events])
+
+
+def error_reason(e: OSError) -> str:
+    """A bounded label for an output error: the errno's name (`enospc`, `efbig`, ...)."""
+    return errno.errorcode.get(e.errno or 0, "oserror").lower()
+
+
+class EventOutput(logging.Handler):
+    """Events as JSON lines to `path` (size-rotated, `backups` kept) or to stdout for `-`."""
+
+    def __init__(self, path: str, *, max_bytes: int = 0, backups: int = 5) -> None:
+        super().__init__()
+        self.setFormatter(EventFormatter())
+        self.path = path
+        self.max_bytes = max_bytes if path != "-" else 0
+        self.backups = backups
+        self.error: str | None = None  # why the last write failed; None once one succeeds
+        self._fd: int | None = None
+        self._regular = False
+        self._size = 0
+        self._open()
+
+    @property
+    def formatter_(self) -> EventFormatter:
+        fmt = self.formatter
+        assert isinstance(fmt, EventFormatter)
+        return fmt
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Write a batch of events as lines; OSError (after rollback) when it cannot be written."""
+        if events:
+            self.write_bytes(self.formatter_.format_batch(events))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write whole lines at once, rotating first if they would overflow the size limit."""
+        self.acquire()
+        try:
+            try:
+                if self._fd is None:
+                    self._open()
+                if self.max_bytes and self._size and self._size + len(data) > self.max_bytes:
+                    self._rotate()
+                self._write_all(data)
+            except OSError as e:
+                self.error = f"{self.path}: {e.strerror or e}"
+                raise
+            self.error = None
+        finally:
+            self.release()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """The logging-API path (one record, one line); the tailer uses `write_events` instead."""
+        try:
+            self.write_bytes(self.format(record).encode() + b"\n")
+        except Exception:
+            self.handleError(record)
+
+    def sync(self) -> None:
+        """Make what was written durable (regular files; pipes and terminals have nothing to sync)."""
+        self.acquire()
+        try:
+            if self._fd is not None and self._regular:
+                os.fsync(self._fd)
+        finally:
+            self.release()
+
+    def reopen(self) -> None:
+        """Close and open the path again (SIGHUP after an external logrotate moved the file)."""
+        self.acquire()
+        try:
+            self._close_fd()
+            try:
+                self._open()
+            except OSError as e:
+                self.error = f"{self.path}: {e.strerror or e}"
+                raise
+            self.error = None
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            self._close_fd()
+        finally:
+            self.release()
+        super().close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self.path == "-":
+            self._fd = 1
+            self._regular = stat.S_ISREG(os.fstat(1).st_mode)
+            self._size = 0
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        st = os.fstat(fd)
+        self._fd, self._regular, self._size = fd, stat.S_ISREG(st.st_mode), st.st_size
+
+    def _close_fd(self) -> None:
+        if self._fd is not None and self._fd != 1:
+            os.close(self._fd)
+        self._fd = None
+
+    def _write_all(self, data: bytes) -> None:
+        fd = self._fd
+        assert fd is not None
+        start = self._size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            if self._regular and len(view) != len(data):
+                try:  # take back the torn batch: a retry must not duplicate or split lines
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass
+            raise
+        self._size = start + len(data)
+
+    def _rotate(self) -> None:
+        """events.jsonl → events.jsonl.1 → ... → .N (the oldest dropped), then a fresh file."""
+        self._close_fd()
+        base = Path(self.path)
+        if self.backups > 0:
+            for i in range(self.backups - 1, 0, -1):
+                src = base.with_name(f"{base.name}.{i}")
+                if src.exists():
+                    os.replace(src, base.with_name(f"{base.name}.{i + 1}"))
+            if base.exists():
+                os.replace(base, base.with_name(f"{base.name}.1"))
+        else:
+            base.unlink(missing_ok=True)
+        self._open()

@@ -1,0 +1,231 @@
+"""Compiling a parser definition's patterns into fast event builders.
+
+A pattern is data (`parsers/*.toml`); running it must not cost a generic loop
+over its groups on every line. So each pattern is compiled once into a small
+Python function, specialised to its groups, conversions and kind — the same
+technique `dataclasses` uses for `__init__`. The generated code only ever
+contains identifiers we produce and string constants passed through `repr`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .conversions import TsCache, duration_ms, go_ms, parse_ts
+from .definitions import Pattern
+from .events import INT_KEYS, KIND_KEYS
+
+__all__ = ["CompiledPattern", "normalise_level", "parse_logfmt"]
+
+Event = dict[str, Any]
+Converter = Callable[[Any], Any] | None
+
+_LEVELS = {
+    "trace": "debug", "debug": "debug", "dbg": "debug", "d": "debug", "verbose": "debug",
+    "info": "info", "inf": "info", "i": "info", "notice": "info", "information": "info",
+    "warn": "warn", "warning": "warn", "wrn": "warn", "w": "warn",
+    "error": "error", "err": "error", "eror": "error", "e": "error", "fatal": "error",
+    "critical": "error", "crit": "error", "panic": "error", "alert": "error", "emerg": "error",
+    "emergency": "error", "severe": "error", "f": "error", "c": "error",
+}
+
+
+def normalise_level(value: str) -> str | None:
+    """`WARNING` → `warn`, `FATAL`/`CRITICAL` → `error`; None for what is not a level."""
+    return _LEVELS.get(value.strip().strip("[]:").lower())
+
+
+_LOGFMT = re.compile(r'([\w.@/-]+)=("[^"\\]*(?:\\.[^"\\]*)*"|\S*)')
+
+
+def unquote(v: str) -> str:
+    """A logfmt/slog value without its quotes and escapes."""
+    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        v = v[1:-1]
+        if "\\" in v:
+            v = v.replace('\\"', '"').replace("\\\\", "\\")
+    return v
+
+
+def parse_logfmt(text: str) -> dict[str, str]:
+    """`key=value key2="quoted value"` pairs; the first occurrence of a key wins."""
+    out: dict[str, str] = {}
+    for k, v in _LOGFMT.findall(text):
+        if k not in out:
+            out[k] = unquote(v)
+    return out
+
+
+# Keys people use in logfmt/JSON lines, mapped to event keys.
+KEY_ALIASES: dict[str, tuple[str, ...]] = {
+    "ts": ("time", "ts", "timestamp", "@timestamp", "t", "date", "datetime", "asctime"),
+    "level": ("level", "lvl", "severity", "loglevel", "levelname", "log.level", "log_level"),
+    "msg": ("msg", "message", "event", "text"),
+    "error": ("error", "err", "exception", "error_message"),
+    "model": ("model", "model_name"),
+    "host": ("host", "hostname"),
+    "status": ("status", "status_code", "statusCode", "http_status", "response_status"),
+    "duration_ms": ("duration_ms", "duration", "latency", "elapsed", "took", "response_time", "request_time"),
+    "method": ("method", "http_method", "request_method"),
+    "path": ("path", "url", "uri", "route", "request_uri"),
+    "client": ("client", "remote_addr", "client_ip", "remote_ip", "ip"),
+    "operation": ("operation", "op"),
+}
+_ALIAS_TO_KEY = {alias: key for key, aliases in reversed(KEY_ALIASES.items()) for alias in aliases}
+
+
+def _duration_value(raw: str, unit: str) -> float:
+    s = raw.strip().strip('"')
+    if s and s[-1].isalpha():
+        return duration_ms(s, "go")
+    return duration_ms(s, unit)
+
+
+def _strip_query(v: str) -> str:
+    q = v.find("?")
+    return v[:q] if q >= 0 else v
+
+
+def _converter(key: str, unit: str, ts_format: str, now: Callable[[], float]) -> Converter:
+    """How a captured value becomes the event's value (None: kept as the string it is)."""
+    if key == "ts":
+        if ts_format == "syslog":
+            return lambda v: parse_ts(str(v), "syslog", now())
+        if ts_format == "auto":  # logfmt/JSON bodies: numbers are epoch times
+            return lambda v: parse_ts(str(v), "epoch" if isinstance(v, int | float) else "auto")
+        return TsCache(ts_format).__getitem__
+    if key == "level":
+        return lambda v: normalise_level(str(v))
+    if key == "msg":
+        return lambda v: unquote(v) if type(v) is str else str(v)
+    if key in INT_KEYS:
+        return int
+    if key.endswith("_ms"):
+        if unit == "go":
+            return go_ms
+        return lambda v: _duration_value(str(v), unit)
+    if key == "tokens_per_s":
+        return float
+    if key == "path":
+        return _strip_query
+    return None
+
+
+class CompiledPattern:
+    """A pattern flattened into what the hot loop touches: prefilter literals, a matcher, a builder."""
+
+    __slots__ = ("app", "build", "first", "kind", "literals", "name", "search", "source", "sticky")
+
+    def __init__(self, app: str, p: Pattern, sticky: bool, now: Callable[[], float]) -> None:
+        self.app = app
+        self.name = p.name
+        self.kind = p.kind
+        self.sticky = sticky
+        self.first = p.contains[0] if p.contains else None
+        self.literals = tuple(p.contains[1:])
+        groups: list[str | None] = []
+        if p.regex:
+            rx = re.compile(p.regex)
+            # An anchored pattern needs one attempt at position 0, not a scan.
+            self.search: Callable[[str], re.Match[str] | None] | None = (
+                rx.match if p.regex.startswith("^") else rx.search
+            )
+            names = {i: n for n, i in rx.groupindex.items()}
+            groups = [names.get(i) for i in range(1, rx.groups + 1)]
+        else:
+            self.search = None
+        self.source, self.build = _generate(app, p, groups, now)
+
+
+def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], float]
+              ) -> tuple[str, Callable[[re.Match[str] | None, str], Event | None]]:
+    """Source and function `build(match, text) -> event | None` for one pattern.
+
+    Raises ValueError (from a conversion) when a captured value does not convert:
+    the engine then tries the next pattern.
+    """
+    kind = p.kind
+    body_group = p.logfmt if p.logfmt is not None else p.json_body
+    ns: dict[str, Any] = {"parse_logfmt": parse_logfmt}
+    var = {g: f"g_{g}" for g in groups if g}
+    lines = ["def build(m, text):"]
+    if groups:
+        unpack = ", ".join(var.get(g, f"_u{i}") if g else f"_u{i}" for i, g in enumerate(groups))
+        lines.append(f"    {unpack}, = m.groups()")
+
+    def conv(key: str, value: str) -> str:
+        c = _converter(key, p.units.get(key, "ms"), p.ts_format, now)
+        if c is None:
+            return value
+        ns[f"c_{key}"] = c
+        return f"c_{key}({value})"
+
+    head = {k: "None" for k in ("ts", "level", "msg")}
+    for key in head:
+        if key in var:
+            head[key] = f"None if {var[key]} is None else {conv(key, var[key])}"
+    lines.append(
+        f"    ev = {{'ts': {head['ts']}, 'app': {app!r}, 'kind': {kind!r}, "
+        f"'level': {head['level']}, 'msg': {head['msg']}}}"
+    )
+    for g, v in var.items():
+        if g in head or g == body_group:
+            continue
+        lines.append(f"    if {v} is not None: ev[{g!r}] = {conv(g, v)}")
+    if body_group is not None:
+        keys = KIND_KEYS[kind] | {"ts", "level", "msg", "error", "model", "host"}
+        ns["alias"] = {a: k for a, k in _ALIAS_TO_KEY.items() if k in keys}
+        ns["body_conv"] = {k: _converter(k, p.units.get(k, "ms"), "auto", now) for k in set(ns["alias"].values())}
+        src = "text" if body_group == "line" else f"({var[body_group]} or '')"
+        if p.logfmt is not None:
+            lines.append(f"    body = parse_logfmt({src})")
+        else:
+            ns["loads"] = __import__("orjson").loads
+            lines += [
+                "    try:",
+                f"        body = loads({src})",
+                "    except ValueError:",
+                "        return None",
+                "    if type(body) is not dict:",
+                "        return None",
+            ]
+        lines += [
+            "    for a, v in body.items():",
+            "        key = alias.get(a)",
+            "        if key is None or v is None or v == '' or type(v) is dict or type(v) is list:",
+            "            continue",
+            "        if ev.get(key) is None:",
+            "            c = body_conv[key]",
+            "            ev[key] = v if c is None else c(v)",
+        ]
+    for k, v in p.set.items():
+        lines.append(f"    if ev.get({k!r}) is None: ev[{k!r}] = {v!r}")
+    # Defaults by kind: a request needs its status; levels and messages are never missing.
+    if kind == "request":
+        lines += [
+            "    st = ev.get('status')",
+            "    if st is None:",
+            "        return None",
+            "    if ev['level'] is None:",
+            f"        ev['level'] = {p.level!r}" if p.level else
+            "        ev['level'] = 'error' if st >= 500 else 'warn' if st >= 400 else 'info'",
+            "    if ev['msg'] is None:",
+            "        method = ev.get('method')",
+            "        ev['msg'] = f\"{method} {ev.get('path')} {st}\" if method else str(st)",
+        ]
+    else:
+        default_level = p.level or ("error" if kind in ("error", "timeout") else "info")
+        lines += [
+            "    if ev['level'] is None:",
+            f"        ev['level'] = {default_level!r}",
+            "    if ev['msg'] is None:",
+            "        ev['msg'] = text",
+        ]
+        if kind == "error":
+            lines += ["    if ev.get('error') is None:", "        ev['error'] = ev['msg']"]
+    lines.append("    return ev")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<pattern {app}.{p.name}>", "exec"), ns)  # noqa: S102 - our own generated code
+    return source, ns["build"]
