@@ -30,7 +30,6 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from .config import DEFAULT_BUCKETS
 from .parsing import Stats
@@ -58,10 +57,10 @@ EVENTS = "logmetrics_events_total"
 
 _ID_SEGMENT = re.compile(
     r"""
-    \d+                                            # numeric id
-    | [0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}   # UUID
-    | (?=[0-9a-zA-Z]*\d)[0-9a-fA-F]{8,}            # hex hash / id (with a digit)
-    | (?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{20,}     # long opaque token (base64url, nanoid, ...)
+    \d+                                       # numeric id
+    | (?=[0-9a-fA-F-]*\d)[0-9a-fA-F-]{8,}      # UUID (whole or cut), hex hash (with a digit)
+    | (?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{20,}  # long opaque token (base64url, nanoid, ...)
+    | (?:sha\d+|md5)[:-][0-9a-fA-F]{8,}           # content digest (Ollama blobs)
     """,
     re.X,
 )
@@ -131,7 +130,8 @@ class _Labels:
 
     def remap(self, key: Key) -> Key:
         """A key from a merged-in sink, with the values this sink could not admit as `other`."""
-        return tuple(v if v == OTHER or v in adm else OTHER for adm, v in zip(self.admitted, key, strict=True))
+        adm = self.admitted
+        return tuple(v if v == OTHER or v in a else OTHER for a, v in zip(adm, key, strict=True))
 
 
 def _merge_counts(into: dict[Key, float], other: dict[Key, float], labels: _Labels) -> None:
@@ -140,7 +140,7 @@ def _merge_counts(into: dict[Key, float], other: dict[Key, float], labels: _Labe
         into[k] = into.get(k, 0) + v
 
 
-def _merge_lists(into: dict[Key, list[float]], other: dict[Key, list[float]], labels: _Labels) -> None:
+def _merge_lists(into: dict[Key, list[int]], other: dict[Key, list[int]], labels: _Labels) -> None:
     for k, v in other.items():
         k = labels.remap(k)
         mine = into.get(k)
@@ -156,6 +156,11 @@ def _merge_max(into: dict[Key, str], other: dict[Key, str], labels: _Labels) -> 
         k = labels.remap(k)
         if v > into.get(k, ""):
             into[k] = v
+
+
+# Histogram sums are kept as integers of these units per base unit, so that they add up
+# exactly in any order: a merged sink reports the very same `_sum` as a single pass.
+_SCALE: dict[str, float] = {REQUEST_DURATION: 1e9, MODEL_LOAD: 1e9, TOKENS_PER_SECOND: 1e6}
 
 
 def _ts_epoch(ts: str) -> float:
@@ -195,14 +200,14 @@ class MetricsSink(Collector):
         self._last: dict[Key, str] = {}  # newest ts per (app, kind, level)
         self._req_labels = _Labels(("app", "method", "path", "code"), lim)
         self._requests: dict[Key, float] = {}
-        self._durations: dict[Key, list[float]] = {}  # bucket counts..., sum
+        self._durations: dict[Key, list[int]] = {}  # bucket counts..., sum in ns
         self._to_labels = _Labels(("app", "operation"), lim)
         self._timeouts: dict[Key, float] = {}
         self._app_labels = _Labels(("app",), lim)
-        self._loads: dict[Key, list[float]] = {}
+        self._loads: dict[Key, list[int]] = {}
         self._tok_labels = _Labels(("app", "phase"), lim)
-        self._tokens: dict[Key, list[float]] = {}  # [tokens, observations]
-        self._tps: dict[Key, list[float]] = {}
+        self._tokens: dict[Key, list[int]] = {}  # [tokens, observations]
+        self._tps: dict[Key, list[int]] = {}
         self._codes: dict[int, str] = {}
         if registry is not None:
             registry.register(self)
@@ -214,7 +219,7 @@ class MetricsSink(Collector):
         with self._lock:
             self._observe(events)
 
-    def _observe(self, events: list[Event]) -> None:  # noqa: C901 - one loop on purpose (speed)
+    def _observe(self, events: list[Event]) -> None:
         ev_cache, ev_bound, events_c, last = (self._ev_labels.cache, self._ev_labels.bound,
                                               self._events, self._last)
         use_read = self.use_read_time
@@ -243,10 +248,7 @@ class MetricsSink(Collector):
                 if code is None:
                     code = codes[status] = str(status)
                 path = e.get("path")
-                if path is None:
-                    path = ""
-                else:
-                    path = norm.get(path) or normalise_path(path)
+                path = "" if path is None else norm.get(path) or normalise_path(path)
                 raw = (app, e.get("method") or "", path, code)
                 k = req_cache.get(raw)
                 if k is None:
@@ -256,10 +258,9 @@ class MetricsSink(Collector):
                 if dur is not None:
                     h = durations.get(k)
                     if h is None:
-                        h = durations[k] = [0.0] * d_len
-                    s = dur / 1000.0
-                    h[bisect_left(d_bounds, s)] += 1
-                    h[-1] += s
+                        h = durations[k] = [0] * d_len
+                    h[bisect_left(d_bounds, dur / 1000.0)] += 1
+                    h[-1] += round(dur * 1e6)  # ns: integer sums add up the same in any order
             elif kind == "timeout":
                 raw = (app, e.get("operation") or "")
                 k = self._to_labels.cache.get(raw) or self._to_labels.bound(raw)
@@ -269,17 +270,17 @@ class MetricsSink(Collector):
                 if dur is not None:
                     raw = (app,)
                     k = self._app_labels.cache.get(raw) or self._app_labels.bound(raw)
-                    self._hist(self._loads, k, MODEL_LOAD, dur / 1000.0)
+                    self._hist(self._loads, k, MODEL_LOAD, dur / 1000.0, round(dur * 1e6))
             elif kind == "inference":
                 self._inference(e, app)
 
-    def _hist(self, series: dict[Key, list[float]], k: Key, metric: str, value: float) -> None:
+    def _hist(self, series: dict[Key, list[int]], k: Key, metric: str, value: float, scaled: int) -> None:
         bounds = self.bounds[metric]
         h = series.get(k)
         if h is None:
-            h = series[k] = [0.0] * (len(bounds) + 2)
+            h = series[k] = [0] * (len(bounds) + 2)
         h[bisect_left(bounds, value)] += 1
-        h[-1] += value
+        h[-1] += scaled
 
     def _inference(self, e: Event, app: str) -> None:
         """Tokens per phase; the rate goes to the phase the line reports (prompt if it has prompt keys)."""
@@ -292,7 +293,7 @@ class MetricsSink(Collector):
                 k = labels.cache.get(raw) or labels.bound(raw)
                 t = self._tokens.get(k)
                 if t is None:
-                    t = self._tokens[k] = [0.0, 0.0]
+                    t = self._tokens[k] = [0, 0]
                 t[0] += n
                 t[1] += 1
         tps = e.get("tokens_per_s")
@@ -300,7 +301,7 @@ class MetricsSink(Collector):
             phase = "prompt" if pt is not None or "prompt_ms" in e else "completion"
             raw = (app, phase)
             k = labels.cache.get(raw) or labels.bound(raw)
-            self._hist(self._tps, k, TOKENS_PER_SECOND, float(tps))
+            self._hist(self._tps, k, TOKENS_PER_SECOND, tps, round(tps * _SCALE[TOKENS_PER_SECOND]))
 
     # -- merge --------------------------------------------------------------------------------
 
@@ -340,7 +341,7 @@ class MetricsSink(Collector):
         with self._lock:
             return list(self._families(empty=False))
 
-    def _families(self, *, empty: bool) -> Iterator[Metric]:  # noqa: C901 - one family after another
+    def _families(self, *, empty: bool) -> Iterator[Metric]:
         overflow: dict[tuple[str, str], float] = {}
 
         def count_overflow(metric: str, names: Sequence[str], key: Key, n: float) -> None:
@@ -357,7 +358,7 @@ class MetricsSink(Collector):
             for k, v in sorted(self._requests.items()):
                 req.add_metric(k, v)
                 count_overflow(REQUESTS, names, k, v)
-            self._add_hists(dur, self._durations, REQUEST_DURATION, count_overflow)
+            self._add_hists(dur, self._durations, REQUEST_DURATION, names, count_overflow)
         yield req
         yield dur
 
@@ -398,10 +399,10 @@ class MetricsSink(Collector):
         yield fam
 
         names = self._app_labels.names
-        fam = HistogramMetricFamily(MODEL_LOAD, "Model load time (seconds).", labels=names)
+        loads = HistogramMetricFamily(MODEL_LOAD, "Model load time (seconds).", labels=names)
         if not empty:
-            self._add_hists(fam, self._loads, MODEL_LOAD, count_overflow)
-        yield fam
+            self._add_hists(loads, self._loads, MODEL_LOAD, names, count_overflow)
+        yield loads
 
         names = self._tok_labels.names
         fam = CounterMetricFamily(TOKENS, "Tokens processed, by phase (prompt/completion).", labels=names)
@@ -409,18 +410,18 @@ class MetricsSink(Collector):
             fam.add_metric(k, t[0])
             count_overflow(TOKENS, names, k, t[1])
         yield fam
-        fam = HistogramMetricFamily(TOKENS_PER_SECOND, "Token rate reported by inference lines, by phase.",
+        tps = HistogramMetricFamily(TOKENS_PER_SECOND, "Token rate reported by inference lines, by phase.",
                                     labels=names)
         if not empty:
-            self._add_hists(fam, self._tps, TOKENS_PER_SECOND, count_overflow)
-        yield fam
+            self._add_hists(tps, self._tps, TOKENS_PER_SECOND, names, count_overflow)
+        yield tps
 
-        fam = GaugeMetricFamily(LAST_EVENT, "Time of the newest event (the log's own time), Unix seconds.",
-                                labels=("app",))
+        gauge = GaugeMetricFamily(LAST_EVENT, "Time of the newest event (the log's own time), Unix seconds.",
+                                  labels=("app",))
         for k, ts in sorted(last.items()):
-            fam.add_metric(k, _ts_epoch(ts))
+            gauge.add_metric(k, _ts_epoch(ts))
             count_overflow(LAST_EVENT, ("app",), k, per_app.get(k, 0))
-        yield fam
+        yield gauge
 
         # self-metrics
         fam = CounterMetricFamily(EVENTS, "Events emitted, by kind.", labels=("app", "kind"))
@@ -436,17 +437,18 @@ class MetricsSink(Collector):
             fam.add_metric((metric, label), v)
         yield fam
 
-    def _add_hists(self, fam: HistogramMetricFamily, series: dict[Key, list[float]], metric: str,
-                   count_overflow: Any) -> None:
-        les = [floatToGoString(b) for b in self.bounds[metric]] + ["+Inf"]
+    def _add_hists(self, fam: HistogramMetricFamily, series: dict[Key, list[int]], metric: str,
+                   names: Sequence[str], count_overflow: Any) -> None:
+        les = [repr(b) for b in self.bounds[metric]] + ["+Inf"]
+        scale = _SCALE[metric]
         for k, h in sorted(series.items()):
             acc = 0.0
             buckets: list[tuple[str, float]] = []
             for le, c in zip(les, h, strict=False):
                 acc += c
                 buckets.append((le, acc))
-            fam.add_metric(k, buckets, sum_value=h[-1])
-            count_overflow(metric, fam._labelnames, k, acc)
+            fam.add_metric(k, buckets, sum_value=h[-1] / scale)
+            count_overflow(metric, names, k, acc)
 
     def _stats_families(self) -> Iterator[Metric]:
         st = self.stats if self.stats is not None else Stats()

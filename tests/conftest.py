@@ -1,0 +1,28 @@
+"""Shared fixtures: a fresh engine per test, the repo root, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logmetrics.parsing import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGMETRICS = str(Path(sys.executable).with_name("logmetrics"))
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return Engine(now=lambda: 1_700_000_000.0)
+
+
+def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
+            env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed `logmetrics` console script (the real entry point, not the typer test runner)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([LOGMETRICS, *args], input=stdin, capture_output=True, cwd=cwd, env=full_env,
+                          timeout=timeout, check=False)

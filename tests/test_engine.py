@@ -1,0 +1,155 @@
+"""The engine: every definition sample, hostile bytes, multiline records, split lines, stickiness."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logmetrics.checking import SampleResult, run_samples
+from logmetrics.definitions import load_definitions
+from logmetrics.envelopes import wrap_cri, wrap_docker
+from logmetrics.events import validate_event
+from logmetrics.parsing import Engine
+
+_ENGINE = Engine(now=lambda: 1_700_000_000.0)
+_SAMPLES = run_samples(_ENGINE)
+
+
+@pytest.mark.parametrize("result", _SAMPLES, ids=[f"{r.definition.app}:{r.sample.line[:50]}" for r in _SAMPLES])
+def test_definition_sample(result: SampleResult) -> None:
+    """Every `[[sample]]` in parsers/*.toml is a test case."""
+    assert result.ok, result.describe()
+
+
+def test_every_pattern_has_a_sample() -> None:
+    """A pattern nobody exercised is a pattern nobody knows works."""
+    for d in load_definitions():
+        matched = set()
+        for s in d.samples:
+            stream = _ENGINE.stream("x", app_hint=d.app if not d.fallback else None)
+            for cp in stream._order:
+                if cp.app == d.app and (cp.first is None or cp.first in s.line) and (
+                    cp.search is None or cp.search(s.line)
+                ):
+                    matched.add(cp.name)
+                    break
+        missing = {p.name for p in d.patterns} - matched
+        assert not missing, f"{d.source}: patterns without a sample: {sorted(missing)}"
+
+
+lines = st.lists(st.binary(max_size=400) | st.text(max_size=200).map(str.encode), max_size=30)
+
+
+@settings(max_examples=300)
+@given(lines)
+def test_any_bytes_become_valid_events(batch: list[bytes]) -> None:
+    engine = Engine(now=lambda: 1_700_000_000.0)
+    clean = [b.replace(b"\n", b" ") for b in batch]
+    stream = engine.stream("fuzz.log")
+    events = stream.feed(clean) + stream.flush()
+    for ev in events:
+        validate_event(ev)
+    assert len(events) <= len(clean)
+    assert bool(events) == bool(clean)
+    assert engine.stats.lines == len(clean)
+
+
+def test_one_event_per_plain_line_in_order(engine: Engine) -> None:
+    raw = [f"plain line {i}".encode() for i in range(100)]
+    events = engine.parse_lines(raw, "f.log")
+    assert [e["msg"] for e in events] == [r.decode() for r in raw]
+
+
+def test_invalid_utf8_nul_and_huge_lines_are_counted_not_dropped() -> None:
+    engine = Engine(max_line=1 << 20)
+    raw = [b"bad \xff\xfe bytes", b"nul\x00inside", b"x" * (3 << 20), b""]
+    events = engine.parse_lines(raw, "f.log")
+    assert len(events) == 4
+    assert "\ufffd" in events[0]["line"] and "\x00" in events[1]["line"]
+    assert len(events[2]["line"]) == 1 << 20
+    assert engine.stats.malformed == {"invalid_utf8": 1, "oversized": 1}
+    for ev in events:
+        validate_event(ev)
+
+
+def test_python_traceback_is_one_error_event(engine: Engine) -> None:
+    raw = [
+        b"2026-11-03 10:30:11.002 | ERROR    | open_webui.main:chat:900 - request failed",
+        b"Traceback (most recent call last):",
+        b'  File "/app/main.py", line 12, in chat',
+        b"    resp = await client.post(url)",
+        b"",
+        b"The above exception was the direct cause of the following exception:",
+        b"",
+        b"Traceback (most recent call last):",
+        b'  File "/app/x.py", line 3, in <module>',
+        b"httpx.ReadTimeout: timed out",
+        b"INFO:     127.0.0.1:1 - \"GET / HTTP/1.1\" 200 OK",
+    ]
+    events = engine.parse_lines(raw, "w.log")
+    assert [e["kind"] for e in events] == ["error", "error", "request"]
+    tb = events[1]
+    assert tb["msg"] == tb["error"] == "httpx.ReadTimeout: timed out"
+    assert tb["line"].count("\n") == 8 and tb["line"].startswith("Traceback")
+
+
+def test_go_panic_with_goroutine_dump_is_one_error_event(engine: Engine) -> None:
+    raw = [
+        b"panic: runtime error: invalid memory address or nil pointer dereference",
+        b"[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x5a1b2c]",
+        b"",
+        b"goroutine 1 [running]:",
+        b"github.com/ollama/ollama/server.(*Server).GenerateHandler(0xc000123, 0xc000456)",
+        b"\t/go/src/github.com/ollama/ollama/server/routes.go:120 +0x1d",
+        b"main.main()",
+        b"\t/go/src/main.go:12 +0x25",
+        b"exit status 2",
+        b"time=2026-11-03T10:40:00.000Z level=INFO source=routes.go:1 msg=\"Listening on 127.0.0.1:11434\"",
+    ]
+    events = engine.parse_lines(raw, "o.log")
+    assert [e["kind"] for e in events] == ["error", "log"]
+    assert events[0]["msg"].startswith("panic: runtime error")
+    assert events[0]["line"].count("\n") == 8
+
+
+def test_cri_partials_are_joined(engine: Engine) -> None:
+    raw = [wrap_cri("[GIN] 2026/11/03 - 10:00:00 | 200 |", partial=True).encode(),
+           wrap_cri('    1.5s |  10.0.0.1 | POST     "/api/chat"').encode()]
+    events = engine.parse_lines(raw, "0.log")
+    assert len(events) == 1 and events[0]["kind"] == "request" and events[0]["duration_ms"] == 1500.0
+    assert events[0]["stream"] == "stdout"
+
+
+def test_docker_split_line_is_joined_and_crlf_removed(engine: Engine) -> None:
+    first = '{"log":"time=2026-11-03T10:00:00.000Z level=INFO source=a.go:1 msg=\\"llama runner ","stream":"stdout",' \
+            '"time":"2026-11-03T10:00:00.1Z"}'
+    raw = [first.encode(), wrap_docker('started in 5.65 seconds"\r').encode()]
+    events = engine.parse_lines(raw, "c-json.log")
+    assert len(events) == 1
+    assert events[0]["kind"] == "model_load" and events[0]["duration_ms"] == 5650.0
+
+
+def test_unmatched_lines_take_the_streams_app_and_read_time() -> None:
+    engine = Engine(now=lambda: 1_700_000_000.25)
+    stream = engine.stream("server.log")
+    events = stream.feed([b'[GIN] 2026/11/03 - 10:00:00 | 200 |  1s | 1.2.3.4 | GET "/api/tags"',
+                          b"ggml_cuda_init: found 2 CUDA devices:", b"  Device 0: NVIDIA GeForce RTX 3060"])
+    assert [e["app"] for e in events] == ["ollama", "ollama", "ollama"]
+    assert events[2]["ts"] == "2023-11-14T22:13:20.250Z" and events[2]["ts_source"] == "read"
+    assert "ts_source" not in events[0]
+    assert engine.stats.unrecognized == {"ollama": 1}
+
+
+def test_container_and_host_from_envelopes(engine: Engine) -> None:
+    events = engine.parse_lines([
+        b"miner-ollama-1   | time=2024-12-17T09:07:21.637Z level=INFO source=download.go:370 msg=\"part 5 stalled\"",
+        b"Dec 03 14:58:42 osm-server ollama[20658]: llama server listening at http://127.0.0.1:54457",
+    ], "mixed.log")
+    assert events[0]["container"] == "miner-ollama-1" and events[0]["app"] == "ollama"
+    assert events[1]["host"] == "osm-server" and events[1]["line"] == "llama server listening at http://127.0.0.1:54457"
+
+
+def test_ansi_colours_are_removed_from_line(engine: Engine) -> None:
+    ev = engine.parse_lines([b"\x1b[31mERROR\x1b[0m something broke"], "f")[0]
+    assert ev["line"] == "ERROR something broke" and ev["kind"] == "error"
