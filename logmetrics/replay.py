@@ -33,7 +33,8 @@ class EventFilter:
         def norm(flag: str, v: str | None) -> str | None:
             if v is None:
                 return None
-            ts = parse_ts(v, "auto")
+            # Accept what people type: a full stamp, minutes without seconds, or a bare date.
+            ts = parse_ts(v, "auto") or parse_ts(v + ":00", "auto") or parse_ts(v + "T00:00:00", "auto")
             if ts is None:
                 raise SourceError(f"{flag} {v!r}: not a timestamp (use e.g. 2026-11-03T10:00:00Z)")
             return ts
