@@ -8,7 +8,7 @@ as one line on stderr and exit status 2 — never a traceback.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -37,14 +37,14 @@ ConfigOpt = Annotated[
 ]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     prom = "prom"
     events = "events"
 
 
-class StartAt(str, Enum):
+class StartAt(StrEnum):
     beginning = "beginning"
     end = "end"
 

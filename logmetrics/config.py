@@ -7,6 +7,7 @@ key: a misspelt setting silently ignored is a setting that does not work.
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -50,7 +51,7 @@ class Settings(BaseModel):
     def _listen(cls, v: str | None) -> str | None:
         if v in (None, ""):
             return None
-        host, sep, port = v.rpartition(":")
+        _host, sep, port = v.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{v!r} is not HOST:PORT")
         return v
@@ -61,7 +62,7 @@ class Settings(BaseModel):
         for name, bs in v.items():
             if name not in DEFAULT_BUCKETS:
                 raise ValueError(f"{name!r} is not a histogram (one of {', '.join(DEFAULT_BUCKETS)})")
-            if not bs or any(b <= a for a, b in zip(bs, bs[1:], strict=False)):
+            if not bs or any(b <= a for a, b in itertools.pairwise(bs)):
                 raise ValueError(f"{name}: buckets must be increasing and non-empty")
         return {**DEFAULT_BUCKETS, **v}
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "TIMESTAMP_FORMATS",
-    "TsCache",
-    "go_ms",
     "DurationError",
+    "TsCache",
     "duration_ms",
     "format_go_duration",
     "format_ts",
     "go_duration_ns",
+    "go_ms",
+    "iso_converter",
     "parse_ts",
 ]
 
@@ -94,7 +96,10 @@ def duration_ms(text: str, unit: str = "go") -> float:
             if c.isdigit():
                 num, exp = s[:-1], "e3"  # seconds
             else:
-                num, exp = s[:-2], _SUFFIX_EXP.get(c + "s")  # ms, µs, us, ns
+                num, suffix_exp = s[:-2], _SUFFIX_EXP.get(c + "s")  # ms, µs, us, ns
+                if suffix_exp is None:
+                    return go_duration_ns(s) / 1_000_000
+                exp = suffix_exp
             if exp is not None and num[:1].isdigit() and num.replace(".", "", 1).isdigit():
                 return float(num + exp)
         return go_duration_ns(s) / 1_000_000
@@ -170,7 +175,7 @@ _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun",
 _SECOND_CACHE: dict[tuple[str, str], str | None] = {}
 # (text, format) -> result: lines within one second share their stamp (GIN, nginx, syslog).
 _TS_CACHE: dict[tuple[str, str], str | None] = {}
-_CACHE_MAX = 65_536
+_CACHE_MAX = 8_192
 
 
 def _utc_second(local: str, offset: str) -> str | None:
@@ -218,9 +223,29 @@ class TsCache(dict[str, str | None]):
         return out
 
 
+def iso_converter() -> Callable[[str], str | None]:
+    """`parse_ts(v, "iso")` for a field written as RFC 3339: the canonical `…sss.mmmZ` form
+    (unique per line, so not worth caching) is checked by its second and returned as is."""
+    cache = TsCache("iso")
+    valid: dict[str, bool] = {}
+
+    def convert(v: str) -> str | None:
+        if len(v) == 24 and v[23] == "Z" and v[19] == "." and v[10] == "T":
+            sec = v[:19]
+            ok = valid.get(sec)
+            if ok is None:
+                if len(valid) >= _CACHE_MAX:
+                    valid.clear()
+                ok = valid[sec] = _utc_second(sec, "") is not None and v[20:23].isdigit()
+            return v if ok else None
+        return cache[v]
+
+    return convert
+
+
 def format_ts(epoch_seconds: float) -> str:
     """RFC 3339 UTC with milliseconds for a POSIX time (read times, epoch fields)."""
-    whole, ms = divmod(int(round(epoch_seconds * 1000)), 1000)
+    whole, ms = divmod(round(epoch_seconds * 1000), 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
 
 
@@ -323,6 +348,6 @@ def _parse_ts(text: str, fmt: str, now: float | None) -> str | None:
         except ValueError:
             return None
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
         return format_ts(dt.timestamp())
     raise ValueError(f"unknown timestamp format {fmt!r}")

@@ -162,7 +162,9 @@ def wrap_docker(text: str, stream: str = "stdout", time: str = "2026-11-03T09:58
     return orjson.dumps({"log": text + "\n", "stream": stream, "time": time}).decode()
 
 
-def wrap_cri(text: str, stream: str = "stdout", time: str = "2026-11-03T09:58:58.123456789Z", partial: bool = False) -> str:
+def wrap_cri(
+    text: str, stream: str = "stdout", time: str = "2026-11-03T09:58:58.123456789Z", partial: bool = False
+) -> str:
     """A CRI (containerd/CRI-O) log line holding `text`."""
     return f"{time} {stream} {'P' if partial else 'F'} {text}"
 

@@ -54,6 +54,7 @@ class Stats:
 
 
 _TRACEBACK = "Traceback (most recent call last):"
+_ML_STARTS = (_TRACEBACK, "panic: ", "fatal error: ")
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Timeout|Warning|Failure)\b|[A-Za-z_][\w.]*: ")
 _GO_FRAME = re.compile(r"[\w./*()\[\]{}-]+\(.*\)$|created by |\[signal |exit status |runtime\.|goroutine ")
 
@@ -67,6 +68,16 @@ _LEAD_LEVEL = re.compile(
     r"trace|debug|info|warning|warn|error|fatal|critical)\b"
 )
 _LEVEL_KV = re.compile(r"\blevel=\"?(\w+)")
+
+
+# What the pattern loop unpacks per step: prefilter literals, matcher, builder, the pattern itself.
+_Step = tuple[
+    str | None,
+    tuple[str, ...],
+    Callable[[str], "re.Match[str] | None"] | None,
+    Callable[["re.Match[str] | None", str], "Event | None"],
+    CompiledPattern,
+]
 
 
 class Stream:
@@ -124,11 +135,20 @@ class Stream:
                 if len(text) > max_line:
                     text = text[:max_line]
                     stats.malformed["oversized"] += 1
-            if text and text[-1] == "\r":
-                text = text[:-1]
-            if "\x1b" in text:
-                text = strip_ansi(text)
-            env = unwrap(text, eng.now) if text else None
+            if text:
+                if text[-1] == "\r":
+                    text = text[:-1]
+                if "\x1b" in text:
+                    text = strip_ansi(text)
+                # Only a line starting like an envelope can be one (`{`, a digit, a capital for
+                # syslog, or a compose `name |`): skip the call for the rest.
+                c0 = text[:1]
+                if c0 == "{" or c0.isdigit() or c0.isupper() or (c0 != "[" and "|" in text[:80]):
+                    env = unwrap(text, eng.now)
+                else:
+                    env = None
+            else:
+                env = None
             if env is not None:
                 text = env.text
                 if "\x1b" in text:
@@ -146,17 +166,14 @@ class Stream:
             if self._ml:
                 if self._ml_continues(text):
                     self._ml.append(text)
-                    if self._ml_kind == "py" and text[:1] not in (" ", "\t", "") and _PY_EXC.match(text):
-                        append(self._ml_flush())
-                    elif len(self._ml) >= 1000:
+                    ends = self._ml_kind == "py" and text[:1] not in (" ", "\t", "") and _PY_EXC.match(text)
+                    if ends or len(self._ml) >= 1000:
                         append(self._ml_flush())
                     continue
                 append(self._ml_flush())
-            if text.startswith(_TRACEBACK):
-                self._ml, self._ml_env, self._ml_kind = [text], env, "py"
-                continue
-            if text.startswith(("panic: ", "fatal error: ")):
-                self._ml, self._ml_env, self._ml_kind = [text], env, "go"
+            if text.startswith(_ML_STARTS):
+                self._ml, self._ml_env = [text], env
+                self._ml_kind = "py" if text[0] == "T" else "go"
                 continue
             append(parse(text, env))
         stats.lines += n
@@ -195,8 +212,8 @@ class Stream:
             msg = lines[0]
         ev = self._parse(lines[0], env)  # the first line's facts (time, app), then the whole record
         level = ev["level"] if ev["level"] in ("error", "warn") else "error"
-        base = {k: ev[k] for k in ("ts", "ts_source", "app") if k in ev}
-        rec: Event = {**base, "kind": "error", "level": level, "msg": msg}
+        rec: Event = {k: ev[k] for k in ("ts", "ts_source", "app") if k in ev}
+        rec.update(kind="error", level=level, msg=msg)
         for k in ("container", "stream", "host"):
             if k in ev:
                 rec[k] = ev[k]
@@ -210,41 +227,36 @@ class Stream:
     def _parse(self, text: str, env: Envelope | None) -> Event:
         eng = self._engine
         ev: Event | None = None
-        for cp in self._order:
-            first = cp.first
+        for first, literals, search, build, cp in self._order:
             if first is not None and first not in text:
                 continue
-            if cp.literals:
-                ok = True
-                for lit in cp.literals:
-                    if lit not in text:
-                        ok = False
-                        break
-                if not ok:
-                    continue
-            if cp.search is not None:
-                m = cp.search(text)
+            if literals and not all(lit in text for lit in literals):
+                continue
+            if search is not None:
+                m = search(text)
                 if m is None:
                     continue
             else:
                 m = None
             try:
-                ev = cp.build(m, text)
+                ev = build(m, text)
             except (ValueError, DurationError):  # a captured value that does not convert: not this pattern
                 continue
             if ev is None:
                 continue
-            if cp.sticky and cp.app != self._sticky:
-                self._sticky = cp.app
-                self._order = eng.order_for(cp.app)
-            if not cp.sticky:
+            if cp.sticky:
+                if cp.app != self._sticky:
+                    self._sticky = cp.app
+                    self._order = eng.order_for(cp.app)
+            else:
                 ev["app"] = self._app_for(env)
             break
         if ev is None:
             ev = eng.fallback(text)
             app = ev["app"] = self._app_for(env)
             eng.stats.unrecognized[app] += 1
-        if ev["kind"] in ("log", "error"):
+        kind = ev["kind"]
+        if kind == "log" or kind == "error":
             eng.classify(ev, text)
         return self._finish(ev, text, env)
 
@@ -308,7 +320,7 @@ class Engine:
             rules.extend(d.classify)
         self.apps = tuple(self._by_app)
         self._fallbacks = tuple(fallbacks)
-        self._orders: dict[str | None, tuple[CompiledPattern, ...]] = {}
+        self._orders: dict[str | None, tuple[_Step, ...]] = {}
         # Case-sensitive on purpose: an IGNORECASE alternation scans ~15x slower, and a phrase
         # is written the way the program prints it (list both spellings where both occur).
         self._rules = {r.contains: r for r in rules}
@@ -329,12 +341,15 @@ class Engine:
         s = self.stream(file)
         return s.feed(lines) + s.flush()
 
-    def order_for(self, app: str | None) -> tuple[CompiledPattern, ...]:
+    def order_for(self, app: str | None) -> tuple[_Step, ...]:
+        """Patterns in the order a stream of `app` tries them: its own, every other app's, the fallbacks."""
         order = self._orders.get(app)
         if order is None:
             first = self._by_app.get(app or "", [])
             rest = [cp for a, cps in self._by_app.items() if a != app for cp in cps]
-            order = self._orders[app] = (*first, *rest, *self._fallbacks)
+            order = self._orders[app] = tuple(
+                (cp.first, cp.literals, cp.search, cp.build, cp) for cp in (*first, *rest, *self._fallbacks)
+            )
         return order
 
     def app_for_hint(self, hint: str) -> str | None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .conversions import TsCache, duration_ms, go_ms, parse_ts
+from .conversions import TsCache, duration_ms, go_ms, iso_converter, parse_ts
 from .definitions import Pattern
 from .events import INT_KEYS, KIND_KEYS
 
@@ -95,6 +95,8 @@ def _converter(key: str, unit: str, ts_format: str, now: Callable[[], float]) ->
             return lambda v: parse_ts(str(v), "syslog", now())
         if ts_format == "auto":  # logfmt/JSON bodies: numbers are epoch times
             return lambda v: parse_ts(str(v), "epoch" if isinstance(v, int | float) else "auto")
+        if ts_format == "iso":
+            return iso_converter()
         return TsCache(ts_format).__getitem__
     if key == "level":
         return lambda v: normalise_level(str(v))
@@ -156,6 +158,8 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
         lines.append(f"    {unpack}, = m.groups()")
 
     def conv(key: str, value: str) -> str:
+        if key == "path":
+            return f"{value}.partition('?')[0]"  # no Python frame for the query-string strip
         c = _converter(key, p.units.get(key, "ms"), p.ts_format, now)
         if c is None:
             return value
@@ -166,14 +170,21 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
     for key in head:
         if key in var:
             head[key] = f"None if {var[key]} is None else {conv(key, var[key])}"
+    # One dict literal with every field (a single allocation), then drop the optional groups
+    # that did not participate — only when one of them is missing.
+    field_groups = [g for g in var if g not in head and g != body_group]
+    items = "".join(f", {g!r}: None if {var[g]} is None else {conv(g, var[g])}" for g in field_groups)
     lines.append(
         f"    ev = {{'ts': {head['ts']}, 'app': {app!r}, 'kind': {kind!r}, "
-        f"'level': {head['level']}, 'msg': {head['msg']}}}"
+        f"'level': {head['level']}, 'msg': {head['msg']}{items}}}"
     )
-    for g, v in var.items():
-        if g in head or g == body_group:
-            continue
-        lines.append(f"    if {v} is not None: ev[{g!r}] = {conv(g, v)}")
+    if field_groups:
+        lines += [
+            f"    if None in ({', '.join(var[g] for g in field_groups)},):",
+            f"        for k in {tuple(field_groups)!r}:",
+            "            if ev[k] is None:",
+            "                del ev[k]",
+        ]
     if body_group is not None:
         keys = KIND_KEYS[kind] | {"ts", "level", "msg", "error", "model", "host"}
         ns["alias"] = {a: k for a, k in _ALIAS_TO_KEY.items() if k in keys}
@@ -227,5 +238,5 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
             lines += ["    if ev.get('error') is None:", "        ev['error'] = ev['msg']"]
     lines.append("    return ev")
     source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<pattern {app}.{p.name}>", "exec"), ns)  # noqa: S102 - our own generated code
+    exec(compile(source, f"<pattern {app}.{p.name}>", "exec"), ns)
     return source, ns["build"]

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import orjson
 
-__all__ = ["FINGERPRINT_BYTES", "Position", "PositionsError", "fingerprint", "load_positions", "save_positions"]
+__all__ = [
+    "FINGERPRINT_BYTES", "Position", "PositionsError", "fingerprint", "load_positions", "save_positions",
+]
 
 FINGERPRINT_BYTES = 256
 _VERSION = 1

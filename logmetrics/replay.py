@@ -15,7 +15,7 @@ from .conversions import parse_ts
 from .parsing import Engine
 from .sources import SourceError, describe_file, open_log, read_batches
 
-__all__ = ["EventFilter", "iter_file_events", "iter_events"]
+__all__ = ["EventFilter", "iter_events", "iter_file_events"]
 
 Event = dict[str, Any]
 

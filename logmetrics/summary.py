@@ -177,7 +177,7 @@ class Summary:
         self.latency_buckets = [float(x) for x in b["logmetrics_request_duration_seconds"]]
         self.apps: dict[str, AppSummary] = {}
 
-    def observe(self, events: list[Event]) -> None:  # noqa: C901 - the per-event loop, kept flat for speed
+    def observe(self, events: list[Event]) -> None:
         """Add a batch of events: a handful of dict operations per event, values kept for exact quantiles."""
         apps = self.apps
         for e in events:
@@ -273,7 +273,7 @@ class Summary:
     # -- output -------------------------------------------------------------------------------
 
     def to_dict(self, top: int = 10) -> dict[str, Any]:
-        """The stable JSON shape (documented in docs/replay.md); keys and orders never depend on input order."""
+        """The stable JSON shape (docs/replay.md); keys and orders never depend on the input order."""
         st = self.stats
         apps = [self._app_dict(self.apps[name], top) for name in sorted(self.apps)]
         firsts = [a["first_ts"] for a in apps if a["first_ts"]]

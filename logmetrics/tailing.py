@@ -28,6 +28,7 @@ into a *written* event: they advance only after the output accepted the events
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import logging
@@ -79,7 +80,7 @@ class _OutputBlocked(Exception):
 class _Tail:
     """One open file (one identity), however many watched names point at it."""
 
-    __slots__ = ("committed", "committed_skip", "draining", "drain_since", "fd", "fp", "fp_len", "ident",
+    __slots__ = ("committed", "committed_skip", "drain_since", "draining", "fd", "fp", "fp_len", "ident",
                  "last_data", "names", "path", "pending", "read_off", "size", "skipping", "stream")
 
     def __init__(self, path: str, fd: int, ident: Ident, stream: Stream, offset: int, skip: bool,
@@ -154,8 +155,6 @@ def _wanted(name: str) -> bool:
 
 
 def _reason(e: OSError) -> str:
-    import errno
-
     return errno.errorcode.get(e.errno or 0, "oserror").lower()
 
 
@@ -180,6 +179,7 @@ class Tailer:
         rescan: float = 0.25,
         discover_every: float = 1.0,
         host: str | None = None,
+        exclude: Sequence[str] = (),
     ) -> None:
         self.engine = engine
         self.stats = engine.stats
@@ -197,6 +197,8 @@ class Tailer:
         self.rescan = rescan
         self.discover_every = discover_every
         self.host = host
+        # Our own output (+ its rotations) and positions: never followed, even inside a watched folder.
+        self._exclude = {os.path.realpath(p) for p in exclude if p and p != "-"}
         self.read_errors: Counter[str] = Counter()  # by errno name: files that vanished mid-read, unreadable
         self.last_read: float | None = None  # wall time of the last bytes read
         self.positions_saved: float | None = None  # wall time
@@ -213,6 +215,7 @@ class Tailer:
         self._wake = threading.Event()
         self._need_discover = threading.Event()
         self._reopen = threading.Event()
+        self._halt: threading.Event | None = None
 
     # -- the public surface ------------------------------------------------------------------
 
@@ -240,7 +243,10 @@ class Tailer:
                 for path in list(self._paths):
                     self._track(path, initial=False)
             more = False
+            halt = self._halt
             for tail in list(self._tails.values()):
+                if halt is not None and halt.is_set():
+                    break  # stopping: the rest is read after the restart, from the saved positions
                 more |= self._read(tail, now)
                 self._idle(tail, now)
         except _OutputBlocked:
@@ -314,8 +320,10 @@ class Tailer:
 
     def run(self, stop: threading.Event, *, poll: bool = False) -> None:
         """Follow until `stop` is set, then `close()`; wakes on file changes and every `rescan` s."""
+        self._halt = stop
         watcher: _Watcher | None = None
         next_discover = 0.0
+        roots = self._roots()
         try:
             while not stop.is_set():
                 if self._reopen.is_set():
@@ -328,11 +336,13 @@ class Tailer:
                     self._need_discover.clear()
                     next_discover = now + self.discover_every
                 more = self.step(discover=discover)
-                roots = self._roots()
-                if watcher is None or watcher.roots != roots or not watcher.alive:
+                if discover:
+                    roots = self._roots()
+                stale = watcher is not None and not watcher.alive and now - watcher.started > 5
+                if watcher is None or watcher.roots != roots or stale:
                     if watcher is not None:
                         watcher.close()
-                    watcher = _Watcher(self, roots, poll)
+                    watcher = _Watcher(self, roots, poll, now)
                 if not more:
                     self._wake.wait(self.rescan)
         finally:
@@ -377,17 +387,20 @@ class Tailer:
                     continue
                 else:
                     found[m] = None
+        if self._exclude:
+            return [p for p in found if not self._excluded(p)]
         return list(found)
+
+    def _excluded(self, path: str) -> bool:
+        real = os.path.realpath(path)
+        return real in self._exclude or any(real.startswith(x + ".") for x in self._exclude)
 
     def _discover(self, *, initial: bool) -> None:
         seen = self._candidates()
         for path in seen:
             self._track(path, initial=initial)
-        gone = set(self._paths) - set(seen)
-        for path in gone:
-            self._track(path, initial=False)  # re-stat: it may be gone, or just no longer matched
-            if path not in set(seen) and path in self._paths and not os.path.exists(path):
-                self._lose(path)
+        for path in set(self._paths).difference(seen):
+            self._track(path, initial=False)  # no longer matched: gone, or replaced by a folder
 
     def _track(self, path: str, *, initial: bool) -> None:
         """Make `path` point at the right open file: open new identities, notice rotations."""
@@ -402,8 +415,7 @@ class Tailer:
             self._lose(path)
             return
         if not stat.S_ISREG(st.st_mode):
-            if path in self._paths or path not in self._failing:
-                self._fail(path, OSError(21, "not a regular file"))  # EISDIR: e.g. replaced by a folder
+            self._fail(path, OSError(errno.EISDIR, "not a regular file"))  # e.g. replaced by a folder
             self._lose(path)
             return
         ident = (st.st_dev, st.st_ino)
@@ -468,7 +480,7 @@ class Tailer:
 
     def _start_offset(self, path: str, fd: int, size: int, ident: Ident, initial: bool,
                       pos: Position | None) -> tuple[int, bool]:
-        """Saved position (same identity and fingerprint), else 0 for a new or successor file, else start_at."""
+        """Saved position (same identity + fingerprint), else 0 for a new or successor file, else start_at."""
         pos = pos or self._saved.pop(ident, None)
         if pos is not None:
             fp, n = fingerprint(fd, pos.fp_len)
@@ -510,10 +522,11 @@ class Tailer:
                 return
 
     def _fail(self, path: str, e: OSError) -> None:
-        reason = _reason(e) if e.errno else "oserror"
-        self.read_errors[reason] += 1
+        """Count and log a file that cannot be read — once per failure, not once per retry."""
+        reason = _reason(e)
         if self._failing.get(path) != reason:
             self._failing[path] = reason
+            self.read_errors[reason] += 1
             log.warning("cannot read file; will retry", extra={"path": path, "error": e.strerror or str(e)})
 
     def _roots(self) -> tuple[frozenset[str], frozenset[str]]:
@@ -553,7 +566,7 @@ class Tailer:
             return False
 
     def _rewritten(self, t: _Tail, size: int) -> bool:
-        """The first bytes changed (copytruncate then rewritten past our offset); refresh a short fingerprint."""
+        """First bytes changed (copytruncate, then rewritten past us)? Also grows a short fingerprint."""
         if t.fp_len == 0 and t.read_off == 0:
             t.fp, t.fp_len = fingerprint(t.fd, size)
             return False
@@ -577,7 +590,7 @@ class Tailer:
         events: list[Event] = []
         if t.pending:
             events = t.stream.feed([t.pending])
-            t.read_off, t.pending = t.read_off, b""
+            t.pending = b""
         return events + t.stream.flush()
 
     def _consume(self, t: _Tail, data: bytes) -> None:
@@ -586,8 +599,8 @@ class Tailer:
         if t.skipping:
             nl = data.find(b"\n")
             if nl < 0:
-                if not t.stream.holding:
-                    t.committed = t.read_off  # nothing new to write: the skipped bytes belong to a written line
+                if not t.stream.holding:  # the skipped bytes belong to a line already written
+                    t.committed, t.committed_skip = t.read_off, True
                     self._dirty = True
                 return
             data = data[nl + 1:]
@@ -708,8 +721,10 @@ class Tailer:
 class _Watcher:
     """watchfiles in a thread: any change wakes the tailer; added/deleted paths also trigger discovery."""
 
-    def __init__(self, tailer: Tailer, roots: tuple[frozenset[str], frozenset[str]], poll: bool) -> None:
+    def __init__(self, tailer: Tailer, roots: tuple[frozenset[str], frozenset[str]], poll: bool,
+                 now: float) -> None:
         self.roots = roots
+        self.started = now
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._watch, args=(tailer, sorted(paths), deep, poll),

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logmetrics.conversions import DurationError, duration_ms, format_go_duration, go_duration_ns, go_ms, parse_ts
+from logmetrics.conversions import (
+    DurationError,
+    duration_ms,
+    format_go_duration,
+    go_duration_ns,
+    go_ms,
+    parse_ts,
+)
 
 
 def go_string(ns: int) -> str:

@@ -1,9 +1,18 @@
-"""`logmetrics replay`: read a pile of logs once and report on it in the chosen format."""
+"""`logmetrics replay`: read a pile of logs once and report on it in the chosen format.
+
+stdout carries the result and nothing else (the progress bar goes to stderr, and
+only on a terminal), so `replay ... --format prom > file` is always clean.
+"""
 
 from __future__ import annotations
 
+import shutil
+import struct
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -12,6 +21,58 @@ from ..sources import expand_paths
 from .common import settings_and_engine
 
 _OPT = orjson.OPT_APPEND_NEWLINE
+PROGRESS_MIN_BYTES = 8 << 20  # smaller inputs finish before a bar would help
+
+
+def _input_size(files: list[Path]) -> int:
+    """Bytes the reader will count: a gzip file's uncompressed size comes from its trailer (mod 4 GiB)."""
+    total = 0
+    for p in files:
+        try:
+            size = p.stat().st_size
+            with open(p, "rb") as f:
+                if f.read(2) == b"\x1f\x8b" and size >= 18:
+                    f.seek(-4, 2)
+                    size = max(size, struct.unpack("<I", f.read(4))[0])
+        except OSError:
+            continue
+        total += size
+    return total
+
+
+@contextmanager
+def _progress(files: list[Path], enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr for large inputs on a terminal; otherwise nothing at all."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    total = _input_size(files)
+    if total < PROGRESS_MIN_BYTES:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(TextColumn("replay"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("replay", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _writer(f: BinaryIO) -> Callable[[list[dict[str, Any]]], None]:
+    """Events as JSON lines, one write per batch."""
+    dumps = orjson.dumps
+
+    def write(batch: list[dict[str, Any]]) -> None:
+        f.write(b"".join([dumps(e, option=_OPT) for e in batch]))
+    return write
 
 
 def replay_command(
@@ -30,18 +91,51 @@ def replay_command(
     settings, engine = settings_and_engine(parsers, config)
     files = expand_paths(paths)
     flt = EventFilter.build(only_app, since, until)
-    emit_f = open(emit, "wb") if emit is not None else None  # noqa: SIM115 - closed below
     out = sys.stdout.buffer
     dumps = orjson.dumps
+    sinks: list[Callable[[list[dict[str, Any]]], None]] = []
+    summary = registry = None
+    if fmt in ("table", "json"):
+        from ..summary import Summary
+
+        summary = Summary(engine.stats, buckets=settings.buckets)
+        sinks.append(summary.observe)
+    elif fmt == "prom":
+        from prometheus_client import CollectorRegistry
+
+        from ..metrics import MetricsSink
+
+        registry = CollectorRegistry()
+        sink = MetricsSink(registry, buckets=settings.buckets, label_limit=settings.label_limit,
+                           stats=engine.stats, use_read_time=False)
+        sinks.append(sink.observe)
+    elif fmt == "events":
+        sinks.append(_writer(out))
+    else:  # pragma: no cover - typer restricts the choices
+        raise SystemExit(f"logmetrics: error: --format {fmt}: unknown format")
+    emit_f = open(emit, "wb") if emit is not None else None  # noqa: SIM115 - closed below
+    if emit_f is not None:
+        sinks.append(_writer(emit_f))
     try:
-        for batch in iter_events(engine, files, flt):
-            if fmt == "events":
-                out.write(b"".join([dumps(e, option=_OPT) for e in batch]))
-            if emit_f is not None:
-                emit_f.write(b"".join([dumps(e, option=_OPT) for e in batch]))
-        if fmt != "events":
-            raise SystemExit(f"logmetrics: error: --format {fmt} is not available yet")
+        with _progress(files, progress) as on_bytes:
+            for batch in iter_events(engine, files, flt, on_bytes):
+                for s in sinks:
+                    s(batch)
     finally:
         if emit_f is not None:
             emit_f.close()
-        out.flush()
+    if summary is not None:
+        data = summary.to_dict()
+        if fmt == "json":
+            out.write(dumps(data, option=orjson.OPT_INDENT_2 | _OPT))
+        else:
+            from ..render import WIDTH, render_table
+
+            tty = sys.stdout.isatty()
+            width = shutil.get_terminal_size((WIDTH, 24)).columns if tty else WIDTH
+            out.write(render_table(data, width=width, color=tty).encode())
+    elif registry is not None:
+        from ..metrics import exposition
+
+        out.write(exposition(registry))
+    out.flush()
