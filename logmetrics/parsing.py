@@ -352,6 +352,12 @@ class Engine:
             )
         return order
 
+    def patterns(self, app: str) -> list[CompiledPattern]:
+        """One app's compiled patterns, in their definition's order (fallbacks under their own name)."""
+        if app in self._by_app:
+            return list(self._by_app[app])
+        return [cp for cp in self._fallbacks if cp.app == app]
+
     def app_for_hint(self, hint: str) -> str | None:
         """The known app a container/program/path name points at (`miner-ollama-1` → ollama)."""
         if hint in self._hints:
