@@ -12,7 +12,7 @@ from .definitions import Definition, Sample
 from .events import validate_event
 from .parsing import Engine
 
-__all__ = ["SampleResult", "run_samples", "uncovered_patterns"]
+__all__ = ["SampleResult", "run_samples", "slow_patterns", "uncovered_patterns"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,55 @@ def uncovered_patterns(engine: Engine) -> list[str]:
         hit = {_first_pattern(engine, d, s.line) for s in d.samples}
         out += [f"{d.source}: pattern {p.name!r} has no sample line" for p in d.patterns if p.name not in hit]
     return out
+
+
+def _adversarial(samples: list[str], size: int) -> list[str]:
+    """Lines built to make a badly written regex backtrack: long runs and repeats of its samples."""
+    runs = [c * size for c in ("a", " ", "=", "|", '"', "\\", "0", ".", ":", "/", "-")]
+    out = runs + [r + "!" for r in runs] + [r + "\x00" for r in runs]
+    out += ["a=b " * (size // 4), "[GIN] " + " |" * (size // 2), "time=" + "x" * size]
+    for s in samples[:5]:
+        out += [(s * (size // max(len(s), 1) + 1))[:size], s + "x" * size, s.replace(" ", " " * 200)[:size * 2]]
+        out += [s[:i] + s[i:i + 1] * size for i in range(0, len(s), max(len(s) // 6, 1))]
+    return out
+
+
+def _probe(cp: Any, lines: list[str]) -> None:  # runs in a forked child
+    literals = [x for x in (cp.first, *cp.literals) if x]
+    glue = "".join(literals)
+    for base in lines:
+        # As the engine would: only lines holding the pattern's literals reach its regex.
+        for line in (base, glue + base, base + glue, glue + base + glue):
+            if not all(lit in line for lit in literals):
+                continue
+            m = cp.search(line) if cp.search is not None else None
+            if cp.search is not None and m is None:
+                continue
+            try:
+                cp.build(m, line)
+            except ValueError:
+                pass
+
+
+def slow_patterns(engine: Engine, budget_s: float = 2.0, size: int = 20_000) -> list[str]:
+    """`file: pattern` for every pattern that cannot get through adversarial lines within the budget.
+
+    A catastrophic regex cannot be interrupted inside Python, so each pattern runs in a
+    forked child that is killed when the budget is spent.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    problems = []
+    for d in engine.definitions:
+        lines = _adversarial([s.line for s in d.samples], size)
+        for cp in engine.patterns(d.app):
+            proc = ctx.Process(target=_probe, args=(cp, lines), daemon=True)
+            proc.start()
+            proc.join(budget_s)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+                problems.append(f"{d.source}: pattern {cp.name!r}: key 'regex': backtracks catastrophically "
+                                f"(a {size}-character adversarial line took over {budget_s:g}s)")
+    return problems

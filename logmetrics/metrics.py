@@ -5,12 +5,17 @@ cheaply, so events are aggregated into plain dicts keyed by label tuples and
 turned into metric families only when scraped (`collect`). The same sink serves
 `replay --format prom` and the live tailer's `/metrics`.
 
-Cardinality is bounded where the values come from: paths are normalised (query
-string dropped, ids/UUIDs/hashes collapsed) and every label of every metric
-keeps at most `label_limit` distinct values, first come first kept; later values
-become `other`. Because admission is first-come, two sinks fed consecutive parts
-of a stream and merged in order (`merge`) give exactly what one sink fed the
-whole stream gives — what parallel replay relies on.
+Cardinality is bounded: paths are normalised (query string dropped, ids, UUIDs
+and hashes collapsed) and every label of every metric shows at most `label_limit`
+distinct values, first seen first kept; later values become `other` (counted in
+`logmetrics_label_overflow_total`). That cap is applied when families are built,
+over series kept in first-seen order, so that two sinks fed consecutive parts of
+a stream and merged in order (`merge`) expose exactly what one sink fed the whole
+stream exposes — what parallel replay relies on. Memory is bounded separately:
+a label keeps at most `memory_limit` raw values (default 50 × label_limit, at
+least 10,000) and folds the rest into `other` at once; only a part that alone
+exceeds that (a hostile log) can make a merge differ from one pass, and then only
+in which values are `other`, never in totals.
 """
 
 from __future__ import annotations
@@ -93,7 +98,10 @@ def normalise_path(path: str) -> str:
 
 
 class _Labels:
-    """One label set's admitted values (per label, in first-seen order) and its raw→bounded memo."""
+    """One label set's kept raw values (per label, first seen first kept) and its raw→kept memo.
+
+    This is the memory guard, not the exposed cap (that is `_fold`, at collect time).
+    """
 
     __slots__ = ("admitted", "cache", "limit", "names")
 
@@ -132,6 +140,44 @@ class _Labels:
         """A key from a merged-in sink, with the values this sink could not admit as `other`."""
         adm = self.admitted
         return tuple(v if v == OTHER or v in a else OTHER for a, v in zip(adm, key, strict=True))
+
+
+def _admitted(keys: Iterable[Key], width: int, limit: int) -> list[dict[str, None]]:
+    """Per label the first `limit` distinct values, in the order the series were first seen."""
+    adm: list[dict[str, None]] = [{} for _ in range(width)]
+    for k in keys:
+        for a, v in zip(adm, k, strict=True):
+            if v not in a and len(a) < limit and v != OTHER:
+                a[v] = None
+    return adm
+
+
+def _fold_key(adm: list[dict[str, None]], k: Key) -> Key:
+    return tuple(v if v in a else OTHER for a, v in zip(adm, k, strict=True))
+
+
+def _fold_counts(series: dict[Key, float], width: int, limit: int) -> dict[Key, float]:
+    """The exposed series: values beyond the cap folded into `other`, counts added."""
+    adm = _admitted(series, width, limit)
+    out: dict[Key, float] = {}
+    for k, v in series.items():
+        k = _fold_key(adm, k)
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def _fold_lists(series: dict[Key, list[int]], width: int, limit: int) -> dict[Key, list[int]]:
+    adm = _admitted(series, width, limit)
+    out: dict[Key, list[int]] = {}
+    for k, v in series.items():
+        k = _fold_key(adm, k)
+        mine = out.get(k)
+        if mine is None:
+            out[k] = list(v)
+        else:
+            for i, x in enumerate(v):
+                mine[i] += x
+    return out
 
 
 def _merge_counts(into: dict[Key, float], other: dict[Key, float], labels: _Labels) -> None:
@@ -186,6 +232,7 @@ class MetricsSink(Collector):
         label_limit: int = 200,
         stats: Stats | None = None,
         use_read_time: bool = True,
+        memory_limit: int | None = None,
     ) -> None:
         b = {**DEFAULT_BUCKETS, **(buckets or {})}
         self.bounds: dict[str, tuple[float, ...]] = {k: tuple(float(x) for x in v) for k, v in b.items()}
@@ -193,7 +240,7 @@ class MetricsSink(Collector):
         self.stats = stats
         self.use_read_time = use_read_time
         self._lock = threading.Lock()
-        lim = label_limit
+        self.memory_limit = lim = memory_limit or max(10_000, 50 * label_limit)
         # label sets and their series
         self._ev_labels = _Labels(("app", "kind", "level"), lim)
         self._events: dict[Key, float] = {}  # count per (app, kind, level)
@@ -312,7 +359,8 @@ class MetricsSink(Collector):
         """
         if other is self:
             raise ValueError("cannot merge a sink into itself")
-        if other.bounds != self.bounds or other.label_limit != self.label_limit:
+        if (other.bounds, other.label_limit, other.memory_limit) != (self.bounds, self.label_limit,
+                                                                        self.memory_limit):
             raise ValueError("cannot merge sinks with different buckets or label limits")
         with self._lock, other._lock:
             for mine, theirs in ((self._ev_labels, other._ev_labels), (self._req_labels, other._req_labels),
@@ -349,23 +397,24 @@ class MetricsSink(Collector):
                 if v == OTHER:
                     overflow[(metric, name)] = overflow.get((metric, name), 0) + n
 
+        lim = self.label_limit
         # requests
         names = self._req_labels.names
         req = CounterMetricFamily(REQUESTS, "Requests seen in access lines.", labels=names)
         dur = HistogramMetricFamily(REQUEST_DURATION, "Request duration (seconds) from access lines.",
                                     labels=names)
         if not empty:
-            for k, v in sorted(self._requests.items()):
+            for k, v in sorted(_fold_counts(self._requests, 4, lim).items()):
                 req.add_metric(k, v)
                 count_overflow(REQUESTS, names, k, v)
-            self._add_hists(dur, self._durations, REQUEST_DURATION, names, count_overflow)
+            self._add_hists(dur, _fold_lists(self._durations, 4, lim), REQUEST_DURATION, names, count_overflow)
         yield req
         yield dur
 
         names = self._to_labels.names
         fam = CounterMetricFamily(TIMEOUTS, "Timeouts logged, by operation.", labels=names)
         if not empty:
-            for k, v in sorted(self._timeouts.items()):
+            for k, v in sorted(_fold_counts(self._timeouts, 2, lim).items()):
                 fam.add_metric(k, v)
                 count_overflow(TIMEOUTS, names, k, v)
         yield fam
@@ -376,14 +425,16 @@ class MetricsSink(Collector):
         kinds: dict[Key, float] = {}
         last: dict[Key, str] = {}
         per_app: dict[Key, float] = {}
-        for (app, kind, level), n in self._events.items():
+        adm = _admitted(self._events, 3, lim)
+        for raw, n in self._events.items():
+            app, kind, level = _fold_key(adm, raw)
             a = (app,)
             per_app[a] = per_app.get(a, 0) + n
             if kind == "error":
                 errors[a] = errors.get(a, 0) + n
             lines[(app, level)] = lines.get((app, level), 0) + n
             kinds[(app, kind)] = kinds.get((app, kind), 0) + n
-            ts = self._last.get((app, kind, level))
+            ts = self._last.get(raw)
             if ts is not None and ts > last.get(a, ""):
                 last[a] = ts
         fam = CounterMetricFamily(ERRORS, "Error events (kind=error).", labels=("app",))
@@ -401,19 +452,19 @@ class MetricsSink(Collector):
         names = self._app_labels.names
         loads = HistogramMetricFamily(MODEL_LOAD, "Model load time (seconds).", labels=names)
         if not empty:
-            self._add_hists(loads, self._loads, MODEL_LOAD, names, count_overflow)
+            self._add_hists(loads, _fold_lists(self._loads, 1, lim), MODEL_LOAD, names, count_overflow)
         yield loads
 
         names = self._tok_labels.names
         fam = CounterMetricFamily(TOKENS, "Tokens processed, by phase (prompt/completion).", labels=names)
-        for k, t in sorted(self._tokens.items()):
+        for k, t in sorted(_fold_lists(self._tokens, 2, lim).items()):
             fam.add_metric(k, t[0])
             count_overflow(TOKENS, names, k, t[1])
         yield fam
         tps = HistogramMetricFamily(TOKENS_PER_SECOND, "Token rate reported by inference lines, by phase.",
                                     labels=names)
         if not empty:
-            self._add_hists(tps, self._tps, TOKENS_PER_SECOND, names, count_overflow)
+            self._add_hists(tps, _fold_lists(self._tps, 2, lim), TOKENS_PER_SECOND, names, count_overflow)
         yield tps
 
         gauge = GaugeMetricFamily(LAST_EVENT, "Time of the newest event (the log's own time), Unix seconds.",

@@ -37,7 +37,9 @@ def normalise_level(value: str) -> str | None:
     return _LEVELS.get(value.strip().strip("[]:").lower())
 
 
-_LOGFMT = re.compile(r'([\w.@/-]+)=("[^"\\]*(?:\\.[^"\\]*)*"|\S*)')
+# A key only where a token starts: without the lookbehind, a long run of word characters
+# with no `=` is retried from every position (quadratic; a 1 MiB line would hang).
+_LOGFMT = re.compile(r'(?:^|(?<=\s))([\w.@/-]+)=("[^"\\]*(?:\\.[^"\\]*)*"|\S*)')
 
 
 def unquote(v: str) -> str:

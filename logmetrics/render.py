@@ -250,8 +250,8 @@ def render_table(data: dict[str, Any], *, width: int = WIDTH, color: bool = Fals
     apps = data["apps"]
     head = Text.assemble(
         ("logmetrics replay", "bold"),
-        f": {_n(data['lines_read'])} lines ({_bytes(data['bytes_read'])}) → {_n(data['events'])} events "
-        f"from {len(apps)} apps, {_span(data['first_ts'], data['last_ts'])}",
+        f": {_n(data['lines_read'])} lines ({_bytes(data['bytes_read'])}), {_n(data['events'])} events, "
+        f"{len(apps)} apps, {_span(data['first_ts'], data['last_ts'])}",
     )
     items: list[RenderableType] = [head, Text("")]
     for app in sorted(apps, key=lambda a: (-a["events"], a["app"])):

@@ -30,8 +30,10 @@ SCHEMA_VERSION = 1
 KINDS = ("request", "timeout", "error", "model_load", "inference", "log")
 LEVELS = ("debug", "info", "warn", "error")
 QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99))
-ERROR_LIMIT = 1000  # distinct normalised error messages kept per app; the rest count as "(other)"
-ROUTE_LIMIT = 1000  # distinct (method, path) kept per app
+# Memory guards, not display caps (the output shows the top few of the complete tables): only an
+# input part with more distinct messages/routes than this can make a merge differ from one pass.
+ERROR_LIMIT = 10_000  # distinct normalised error messages kept per app; the rest count as "(other messages)"
+ROUTE_LIMIT = 10_000  # distinct (method, path) kept per app
 OTHER_MESSAGES = "(other messages)"
 OTHER_ROUTE = ("other", "other")
 _CACHE_MAX = 1 << 16

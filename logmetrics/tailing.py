@@ -59,7 +59,7 @@ Ident = tuple[int, int]
 
 CHUNK = 256 * 1024  # bytes per read
 CHUNKS_PER_STEP = 8  # per file per step: one busy file cannot starve the others
-SUB_BATCH = 512  # lines per engine feed: bounds what a crash can duplicate before a held record
+SUB_BATCH = 32  # lines per engine feed: a crash re-reads < this many lines before a held record
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
 
 log = logging.getLogger("logmetrics.tailing")
@@ -170,7 +170,7 @@ class Tailer:
         positions: str | None = None,
         start_at: str = "end",
         observe: Callable[[list[Event]], None] | None = None,
-        redact: Callable[[Event], Event] | None = None,
+        redact: Callable[[list[Event]], list[Event]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         idle_flush: float = 0.5,
@@ -210,6 +210,7 @@ class Tailer:
         self._failing: dict[str, str] = {}  # path → reason already logged (log once per failure)
         self._retry: _Retry | None = None
         self._started = False
+        self._closed = False
         self._dirty = False
         self._last_save = clock()
         self._wake = threading.Event()
@@ -261,6 +262,9 @@ class Tailer:
         A partial last line (no newline yet) is *not* emitted: its position is saved at its
         start, so after a restart the completed line is read whole.
         """
+        if self._closed:
+            return
+        self._closed = True
         if self._retry is None or self._retry_output():
             try:
                 for tail in list(self._tails.values()):
@@ -653,9 +657,8 @@ class Tailer:
     def _emit(self, t: _Tail, events: list[Event], offset: int, skip: bool) -> None:
         """Write events; only then may the tail's position move to `offset`."""
         if events:
-            if self.redact is not None:
-                redact = self.redact
-                events = [redact(e) for e in events]
+            if self.redact is not None:  # secrets never reach the output or the metrics
+                events = self.redact(events)
             if self.observe is not None:
                 self.observe(events)
             try:

@@ -74,3 +74,23 @@ def test_missing_parser_dir_and_bad_config_are_one_line_errors(tmp_path: Path) -
     cfg.write_text('listen = "nowhere"\n')
     proc = run_cli("check", "--config", str(cfg))
     assert proc.returncode == 2 and b"key 'listen': 'nowhere' is not HOST:PORT" in proc.stderr
+
+
+def test_check_flags_a_regex_that_backtracks_catastrophically(tmp_path: Path) -> None:
+    d = tmp_path / "parsers"
+    d.mkdir()
+    (d / "evil.toml").write_text(
+        'app = "evil"\n[[pattern]]\nname = "nested"\nkind = "log"\nregex = \'^(\\w+\\s?)*$\'\n'
+        '[[sample]]\nline = "hello world"\nexpect = { kind = "log" }\n'
+    )
+    proc = run_cli("check", "--parsers", str(d), timeout=300)
+    out = proc.stdout.decode()
+    assert proc.returncode == 1
+    assert f"{d / 'evil.toml'}: pattern 'nested': key 'regex': backtracks catastrophically" in out
+    assert "parsers/ollama.toml" not in out  # the built-in definitions are linear-time
+
+
+def test_logfmt_keys_are_linear_on_long_runs() -> None:
+    from logmetrics.patterns import parse_logfmt
+
+    assert parse_logfmt("a" * 200_000 + " level=info") == {"level": "info"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -44,6 +45,11 @@ def L(**labels: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
 
+def B(labels: tuple[tuple[str, str], ...], le: str) -> tuple[tuple[str, str], ...]:
+    """The label key of one histogram bucket."""
+    return tuple(sorted((*labels, ("le", le))))
+
+
 def sink_with(events: list[dict[str, Any]], **kw: Any) -> tuple[MetricsSink, CollectorRegistry]:
     reg = CollectorRegistry()
     sink = MetricsSink(reg, **kw)
@@ -62,15 +68,15 @@ def test_requests_counter_and_histogram_value_by_value() -> None:
     assert s[("logmetrics_requests_total", bad)] == 2
     b = "logmetrics_request_duration_seconds"
     # 30 ms and exactly 50 ms both fall in le=0.05 (le is inclusive); 700 ms in le=1
-    assert s[(b + "_bucket", (*ok, ("le", "0.05")))] == 2
-    assert s[(b + "_bucket", (*ok, ("le", "0.5")))] == 2
-    assert s[(b + "_bucket", (*ok, ("le", "1.0")))] == 3
-    assert s[(b + "_bucket", (*ok, ("le", "+Inf")))] == 3 == s[(b + "_count", ok)]
+    assert s[(b + "_bucket", B(ok, "0.05"))] == 2
+    assert s[(b + "_bucket", B(ok, "0.5"))] == 2
+    assert s[(b + "_bucket", B(ok, "1.0"))] == 3
+    assert s[(b + "_bucket", B(ok, "+Inf"))] == 3 == s[(b + "_count", ok)]
     assert s[(b + "_sum", ok)] == pytest.approx(0.78)
     # 1800 s is in le=1800 exactly; 4000 s only in +Inf
-    assert s[(b + "_bucket", (*bad, ("le", "600.0")))] == 0
-    assert s[(b + "_bucket", (*bad, ("le", "1800.0")))] == 1
-    assert s[(b + "_bucket", (*bad, ("le", "+Inf")))] == 2 == s[(b + "_count", bad)]
+    assert s[(b + "_bucket", B(bad, "600.0"))] == 0
+    assert s[(b + "_bucket", B(bad, "1800.0"))] == 1
+    assert s[(b + "_bucket", B(bad, "+Inf"))] == 2 == s[(b + "_count", bad)]
     assert s[(b + "_sum", bad)] == pytest.approx(5800.0)
 
 
@@ -80,7 +86,7 @@ def test_histogram_buckets_are_cumulative_and_end_at_count() -> None:
     s = scrape(reg)
     lab = L(app="ollama", method="POST", path="/api/chat", code="200")
     les = [*(repr(float(b)) for b in DEFAULT_BUCKETS["logmetrics_request_duration_seconds"]), "+Inf"]
-    values = [s[("logmetrics_request_duration_seconds_bucket", (*lab, ("le", le)))] for le in les]
+    values = [s[("logmetrics_request_duration_seconds_bucket", B(lab, le))] for le in les]
     assert values == sorted(values)
     assert values[-1] == s[("logmetrics_request_duration_seconds_count", lab)] == 9
     assert values[:4] == [1, 2, 3, 3]  # ≤50ms: 1; ≤100ms: +60; ≤250ms: +120; ≤500ms: none
@@ -170,7 +176,7 @@ def test_buckets_are_configurable_per_metric() -> None:
     lab = L(app="ollama", method="POST", path="/api/chat", code="200")
     les = sorted(dict(k[1])["le"] for k in s if k[0] == "logmetrics_request_duration_seconds_bucket")
     assert les == ["+Inf", "1.0", "10.0"]
-    assert [s[("logmetrics_request_duration_seconds_bucket", (*lab, ("le", le)))] for le in ("1.0", "10.0", "+Inf")
+    assert [s[("logmetrics_request_duration_seconds_bucket", B(lab, le))] for le in ("1.0", "10.0", "+Inf")
             ] == [1, 2, 3]
     # the other histograms keep their defaults
     assert len(DEFAULT_BUCKETS["logmetrics_model_load_duration_seconds"]) == len(
@@ -206,7 +212,7 @@ def test_hostile_log_keeps_series_bounded_and_counts_the_overflow() -> None:
     s = scrape(reg)
     series = [k for k in s if k[0] == "logmetrics_requests_total"]
     paths = {dict(k[1])["path"] for k in series}
-    assert len(paths) == limit + 1 and OTHER in paths  # 49 hostile paths + "/x"? no: first 50 seen, then other
+    assert len(paths) == limit + 1 and OTHER in paths  # the first 50 paths seen, then "other"
     assert len(series) <= limit * 2 + 2
     over = "logmetrics_label_overflow_total"
     # the first 50 distinct paths were kept; every later event's path became "other"
@@ -218,7 +224,9 @@ def test_hostile_log_keeps_series_bounded_and_counts_the_overflow() -> None:
     assert len(codes) == limit + 1
     total = sum(v for k, v in s.items() if k[0] == "logmetrics_requests_total")
     assert total == n + 300  # nothing lost, only folded
-    assert len(sink._req_labels.cache) <= 1 << 16  # the memo is bounded too
+    # memory is bounded too: raw values per label stop at memory_limit, the memo at 65,536 entries
+    assert len({k[2] for k in sink._requests}) == sink.memory_limit + 1
+    assert len(sink._req_labels.cache) <= 1 << 16
 
 
 def _word(i: int) -> str:
@@ -256,7 +264,7 @@ def test_merge_of_consecutive_parts_equals_one_pass(limit: int) -> None:
     _, one = sink_with(events, label_limit=limit, stats=Stats(lines=len(events)))
     cuts = [0, 700, 701, 2500, len(events)]
     parts = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in itertools.pairwise(cuts):
         parts.append(sink_with(events[a:b], label_limit=limit, stats=Stats(lines=b - a)))
     first = parts[0][0]
     for sink, _ in parts[1:]:

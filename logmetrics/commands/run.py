@@ -41,10 +41,10 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.propagate = False
 
 
-def redaction_hook(settings: Settings) -> Callable[[Event], Event] | None:
-    """Applied to every event before output and metrics: where secrets redaction plugs in.
+def redaction_hook(settings: Settings) -> Callable[[list[Event]], list[Event]] | None:
+    """Applied to every batch of events before output and metrics: where secrets redaction plugs in.
 
-    Identity (None) until the redaction issue lands; `settings.redact` will switch it.
+    Identity (None) until the redaction issue wires `logmetrics.redact.Redactor` here (per `settings.redact`).
     """
     return None
 
