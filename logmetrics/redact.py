@@ -8,6 +8,7 @@ are the rules applied, to every string value of the event.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule("github_token", r"\b(?P<secret>(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
          ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
     Rule("aws_key", r"\b(?P<secret>AKIA[0-9A-Z]{16})\b", ("akia",)),
-    Rule("key_value", r"(?<![\w-])" + _KEY_NAMES + r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?(?P<secret>[^\s\"'&,;\\}]{3,})",
+    Rule("key_value",
+         r"(?<![\w-])" + _KEY_NAMES + r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?(?P<secret>[^\s\"'&,;\\}]{3,})",
          ("key", "token", "passw", "secret")),
     Rule("url_password", r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:(?P<secret>[^@\s/]+)@", ("://",)),
 )
@@ -90,7 +92,7 @@ class Redactor:
         for name, rx, marker, triggers in self.rules:
             if triggers and not any(t in lowered for t in triggers):
                 continue
-            new, n = rx.subn(lambda m, marker=marker: _mask(m, marker), text)
+            new, n = rx.subn(functools.partial(_mask, marker=marker), text)
             if n:
                 text = new
                 if count:
