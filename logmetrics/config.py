@@ -8,11 +8,16 @@ key: a misspelt setting silently ignored is a setting that does not work.
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if TYPE_CHECKING:
+    from .parsing import Stats
+    from .redact import Redactor
 
 __all__ = ["DEFAULT_BUCKETS", "ConfigError", "Settings", "load_settings"]
 
@@ -45,6 +50,36 @@ class Settings(BaseModel):
     label_limit: int = Field(200, ge=1, description="distinct values kept per metric label; the rest become 'other'")
     buckets: dict[str, list[float]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_BUCKETS.items()})
     redact: bool = Field(True, description="replace secrets (tokens, API keys, URL passwords) before output")
+    redact_rules: dict[str, str] = Field(default_factory=dict, description="extra rules: name = regex (group `secret`)")
+    redact_disable: list[str] = Field(default_factory=list, description="built-in rules to switch off, by name")
+    drop_prompts: bool = Field(False, description="replace prompt bodies that debug logging writes (prompt=...)")
+
+    @field_validator("redact_rules")
+    @classmethod
+    def _rules(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, pattern in v.items():
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"{name}: bad regular expression: {e}") from None
+        return v
+
+    @field_validator("redact_disable")
+    @classmethod
+    def _disable(cls, v: list[str]) -> list[str]:
+        from .redact import BUILTIN_RULES
+
+        known = {r.name for r in BUILTIN_RULES}
+        for name in v:
+            if name not in known:
+                raise ValueError(f"{name!r} is not a built-in rule ({', '.join(sorted(known))})")
+        return v
+
+    def redactor(self, stats: Stats | None = None) -> Redactor:
+        """The redaction these settings ask for, counting into `stats`."""
+        from .redact import Redactor
+
+        return Redactor.from_settings(self.redact, self.redact_rules, self.redact_disable, self.drop_prompts, stats)
 
     @field_validator("listen")
     @classmethod
