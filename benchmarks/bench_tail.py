@@ -53,14 +53,14 @@ def throughput_child(src: str, out: str) -> None:
         more = tailer.step(discover=False)
         if engine.stats.lines >= next_sample:
             samples.append((engine.stats.lines, rss_mb()))
-            next_sample += 500_000
+            next_sample += 250_000
         if not more and tailer.stats.read_lag_bytes == 0:
             break
     dt = time.perf_counter() - t0
     tailer.close()
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak.
+    with open("/proc/self/status") as f:
+        peak = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1e3
     print(json.dumps({"lines": engine.stats.lines, "seconds": dt, "lines_per_s": engine.stats.lines / dt,
                       "mb_per_s": engine.stats.bytes / dt / 1e6, "peak_rss_mb": peak, "rss_mb": samples}))
 

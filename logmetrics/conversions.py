@@ -178,11 +178,16 @@ _TS_CACHE: dict[tuple[str, str], str | None] = {}
 _CACHE_MAX = 8_192
 
 
+_SECOND_SHAPE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
 def _utc_second(local: str, offset: str) -> str | None:
     key = (local, offset)
     hit = _SECOND_CACHE.get(key, "")
     if hit != "":
         return hit
+    if len(local) != 19 or _SECOND_SHAPE.fullmatch(local) is None:
+        return None
     try:
         dt = datetime(int(local[0:4]), int(local[5:7]), int(local[8:10]),
                       int(local[11:13]), int(local[14:16]), int(local[17:19]))

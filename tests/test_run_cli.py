@@ -49,6 +49,20 @@ def wait_until(pred: Callable[[], Any], timeout: float = 10.0, what: str = "cond
         time.sleep(0.02)
 
 
+_LIVE: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes() -> Iterator[None]:
+    """A failed assertion must not leave a `logmetrics run` behind."""
+    yield
+    while _LIVE:
+        p = _LIVE.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+
+
 class Run:
     """One `logmetrics run` process over tmp/logs, writing tmp/events.jsonl."""
 
@@ -62,6 +76,7 @@ class Run:
              "--start-at", "beginning", *extra],
             stderr=self.stderr, stdout=subprocess.DEVNULL, cwd=tmp, preexec_fn=preexec,
         )
+        _LIVE.append(self.proc)
         wait_until(lambda: self.get("/healthz")[0] in (200, 503), 20, "the HTTP endpoint")
 
     def get(self, path: str) -> tuple[int, bytes]:
