@@ -241,8 +241,9 @@ def iso_converter() -> Callable[[str], str | None]:
             if ok is None:
                 if len(valid) >= _CACHE_MAX:
                     valid.clear()
-                ok = valid[sec] = _utc_second(sec, "") is not None and v[20:23].isdigit()
-            return v if ok else None
+                ok = valid[sec] = _utc_second(sec, "") is not None
+            frac = v[20:23]
+            return v if ok and frac.isascii() and frac.isdigit() else None
         return cache[v]
 
     return convert

@@ -39,7 +39,7 @@ from prometheus_client.registry import Collector
 from .config import DEFAULT_BUCKETS
 from .parsing import Stats
 
-__all__ = ["OTHER", "MetricsSink", "exposition", "normalise_path"]
+__all__ = ["METRIC_LABELS", "OTHER", "MetricsSink", "exposition", "normalise_path"]
 
 Event = dict[str, Any]
 Key = tuple[str, ...]
@@ -57,6 +57,31 @@ TOKENS = "logmetrics_tokens_total"
 TOKENS_PER_SECOND = "logmetrics_tokens_per_second"
 LAST_EVENT = "logmetrics_last_event_timestamp_seconds"
 EVENTS = "logmetrics_events_total"
+
+# Every family this sink exposes → its label names (for dashboards/alert checks; no registry needed).
+METRIC_LABELS: dict[str, tuple[str, ...]] = {
+    REQUESTS: ("app", "method", "path", "code"),
+    REQUEST_DURATION: ("app", "method", "path", "code"),
+    TIMEOUTS: ("app", "operation"),
+    ERRORS: ("app",),
+    LOG_LINES: ("app", "level"),
+    MODEL_LOAD: ("app",),
+    TOKENS: ("app", "phase"),
+    TOKENS_PER_SECOND: ("app", "phase"),
+    LAST_EVENT: ("app",),
+    EVENTS: ("app", "kind"),
+    "logmetrics_lines_read_total": (),
+    "logmetrics_bytes_read_total": (),
+    "logmetrics_lines_unrecognized_total": ("app",),
+    "logmetrics_lines_malformed_total": ("reason",),
+    "logmetrics_lines_dropped_total": ("reason",),
+    "logmetrics_rotations_total": ("mode",),
+    "logmetrics_redactions_total": ("rule",),
+    "logmetrics_output_errors_total": ("reason",),
+    "logmetrics_files_watched": (),
+    "logmetrics_read_lag_bytes": (),
+    "logmetrics_label_overflow_total": ("metric", "label"),
+}
 
 # --- path normalisation --------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ _Step = tuple[
 class Stream:
     """One input stream (a file): its sticky app, split-line and multiline buffers."""
 
-    __slots__ = ("_engine", "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_sticky",
+    __slots__ = ("_engine", "_last_ts", "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_sticky",
                  "container", "file", "host")
 
     def __init__(self, engine: Engine, file: str, container: str | None, app_hint: str | None,
@@ -99,6 +99,7 @@ class Stream:
         self._ml: list[str] = []  # a traceback or panic being collected
         self._ml_env: Envelope | None = None
         self._ml_kind = ""
+        self._last_ts: str | None = None  # the last time a line of this stream carried
 
     @property
     def app(self) -> str:
@@ -268,12 +269,18 @@ class Stream:
         return UNKNOWN
 
     def _finish(self, ev: Event, text: str, env: Envelope | None) -> Event:
-        if ev["ts"] is None:
+        ts = ev["ts"]
+        if ts is None:
             if env is not None and env.ts is not None:
-                ev["ts"] = env.ts
+                ev["ts"] = self._last_ts = env.ts
+            elif self._last_ts is not None and self._engine.inherit_ts:
+                ev["ts"] = self._last_ts
+                ev["ts_source"] = "previous"
             else:
                 ev["ts"] = format_ts(self._engine.now())
                 ev["ts_source"] = "read"
+        else:
+            self._last_ts = ts
         if env is not None:
             c = env.container or self.container
             if c:
@@ -303,10 +310,14 @@ class Engine:
         max_line: int = 1 << 20,
         now: Callable[[], float] = time.time,
         stats: Stats | None = None,
+        inherit_ts: bool = False,
     ) -> None:
+        """`inherit_ts`: a line without a time takes the previous line's (replay of old files,
+        where the read time says nothing); off, it takes the read time (live tailing)."""
         self.definitions = load_definitions() if definitions is None else definitions
         self.max_line = max_line
         self.now = now
+        self.inherit_ts = inherit_ts
         self.stats = stats if stats is not None else Stats()
         self._by_app: dict[str, list[CompiledPattern]] = {}
         fallbacks: list[CompiledPattern] = []

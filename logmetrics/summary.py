@@ -3,9 +3,10 @@
 Numbers are exact, not bucket estimates: latencies, load times and token rates
 are kept as values (`array('d')`, 8 bytes each) and sorted only when rendered,
 so quantiles are the real ones. Everything is mergeable (`Summary.merge`): counts
-add, value arrays concatenate, first/last take min/max, capped tables admit in
-first-seen order — so replay split across processes and merged in input order
-gives the very same summary as one pass.
+add, value arrays concatenate, first/last take min/max, and the top-N lists are
+cut only at output — so replay split across processes and merged in input order
+gives the very same summary as one pass (unless one part alone exceeds a memory
+guard: ERROR_LIMIT/ROUTE_LIMIT distinct messages/routes per app).
 
 `to_dict()` is the documented, stable JSON shape (`replay --format json`); the
 table (`render.py`) is drawn from that same dict, so the two never disagree.

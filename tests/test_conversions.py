@@ -127,3 +127,13 @@ def test_yearless_syslog_takes_the_year_that_is_not_in_the_future() -> None:
     jan_2 = datetime(2026, 1, 2, 12, tzinfo=UTC).timestamp()
     assert parse_ts("Dec 31 23:59:59", "syslog", jan_2) == "2025-12-31T23:59:59.000Z"
     assert parse_ts("Jan  2 10:00:00", "syslog", jan_2) == "2026-01-02T10:00:00.000Z"
+
+
+def test_canonical_iso_fast_path_checks_every_character() -> None:
+    from logmetrics.conversions import iso_converter
+
+    conv = iso_converter()
+    assert conv("2024-06-02T18:43:45.634Z") == "2024-06-02T18:43:45.634Z"
+    assert conv("2024-06-02T18:43:45.\x0034Z") is None  # same second, bad fraction: found by the fuzzer
+    assert conv("2024-06-02T18:43:45.६३४Z") is None  # non-ASCII digits
+    assert conv("2024\x0006-02T18:43:45.634Z") is None

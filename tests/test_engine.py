@@ -141,3 +141,14 @@ def test_container_and_host_from_envelopes(engine: Engine) -> None:
 def test_ansi_colours_are_removed_from_line(engine: Engine) -> None:
     ev = engine.parse_lines([b"\x1b[31mERROR\x1b[0m something broke"], "f")[0]
     assert ev["line"] == "ERROR something broke" and ev["kind"] == "error"
+
+
+def test_replay_inherits_the_previous_lines_time_and_the_tailer_reads_the_clock() -> None:
+    lines = [b"time=2026-11-03T10:00:00.123Z level=INFO source=a.go:1 msg=\"load\"",
+             b"llm_load_print_meta: n_ctx_train = 8192"]
+    replay = Engine(now=lambda: 1_700_000_000.0, inherit_ts=True).parse_lines(lines, "a.log")
+    assert replay[1]["ts"] == "2026-11-03T10:00:00.123Z" and replay[1]["ts_source"] == "previous"
+    live = Engine(now=lambda: 1_700_000_000.0).parse_lines(lines, "a.log")
+    assert live[1]["ts"] == "2023-11-14T22:13:20.000Z" and live[1]["ts_source"] == "read"
+    first = Engine(now=lambda: 1_700_000_000.0, inherit_ts=True).parse_lines(lines[1:], "b.log")
+    assert first[0]["ts_source"] == "read"  # nothing earlier to inherit from

@@ -170,7 +170,7 @@ def test_read_time_events_can_be_kept_out_of_the_last_event_gauge() -> None:
 
 
 def test_buckets_are_configurable_per_metric() -> None:
-    buckets = Settings(buckets={"logmetrics_request_duration_seconds": [1, 10]}).buckets
+    buckets = Settings.model_validate({"buckets": {"logmetrics_request_duration_seconds": [1, 10]}}).buckets
     _, reg = sink_with([req(200, ms=500), req(200, ms=5000), req(200, ms=50_000)], buckets=buckets)
     s = scrape(reg)
     lab = L(app="ollama", method="POST", path="/api/chat", code="200")
@@ -308,3 +308,13 @@ def test_observe_and_scrape_from_threads() -> None:
         t.join()
     s = scrape(reg)
     assert s[("logmetrics_requests_total", L(app="ollama", method="POST", path="/api/chat", code="200"))] == 20_000
+
+
+def test_metric_labels_table_matches_what_is_exposed() -> None:
+    from logmetrics.metrics import METRIC_LABELS
+
+    reg = CollectorRegistry()
+    MetricsSink(reg)
+    described = {m.name + ("_total" if m.type == "counter" else ""): tuple(m._labelnames)  # type: ignore[attr-defined]
+                 for m in reg.collect()}
+    assert described == METRIC_LABELS

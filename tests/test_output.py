@@ -17,7 +17,7 @@ EVENT = {"ts": "2026-11-03T09:58:58.000Z", "app": "ollama", "kind": "request", "
 
 def test_line_is_exactly_the_event() -> None:
     logger = logging.getLogger("test.output.exact")
-    record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, EVENT, None, None)
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, EVENT, (), None)
     line = EventFormatter().format(record)
     assert orjson.loads(line) == EVENT
     assert list(orjson.loads(line)) == list(EVENT), "key order kept"

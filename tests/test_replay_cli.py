@@ -68,7 +68,11 @@ def test_golden_events() -> None:
     raw = _replay(*EVENT_INPUTS, "--format", "events").stdout
     stable = _stable_events(raw)
     _check_golden("replay-subset.events.jsonl", stable)
-    assert READ_TS.encode() in stable  # the subset does exercise read-time events
+    # Lines without their own time take their predecessor's in a replay, never today's date.
+    assert READ_TS.encode() not in stable
+    assert stable.count(b'"ts_source":"previous"') == 92
+    first = orjson.loads(stable.splitlines()[0])
+    assert "ts_source" not in first
 
 
 def test_table_is_the_default_and_has_no_colour_when_piped() -> None:

@@ -83,18 +83,29 @@ def rule_exprs(paths: list[Path]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def registry_metrics() -> dict[str, set[str]]:
-    """Sample names → label names, from the registry the metrics module builds."""
-    metrics = pytest.importorskip("logmetrics.metrics", reason="logmetrics/metrics.py not written yet")
+    """Sample names → label names, as the metrics module really exposes them after replaying samples/."""
     from prometheus_client import CollectorRegistry
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from logmetrics.metrics import METRIC_LABELS, MetricsSink, exposition
+    from logmetrics.parsing import Engine
+    from logmetrics.replay import iter_events
+    from logmetrics.sources import expand_paths
 
     registry = CollectorRegistry()
-    metrics.MetricsSink(registry=registry)
+    engine = Engine()
+    sink = MetricsSink(registry=registry, stats=engine.stats)
+    for batch in iter_events(engine, expand_paths([str(ROOT / "samples")])):
+        sink.observe(batch)
     names: dict[str, set[str]] = {}
-    # Label names of a metric without children are only kept on the collector.
-    for collector, sample_names in registry._collector_to_names.items():
-        labels = set(getattr(collector, "_labelnames", ()))
-        for name in sample_names:
-            names[name] = labels | ({"le"} if name.endswith("_bucket") else set())
+    for family in text_string_to_metric_families(exposition(registry).decode()):
+        for sample in family.samples:
+            names.setdefault(sample.name, set()).update(sample.labels)
+    # Metrics with no series on the samples still have their declared labels.
+    for name, labels in METRIC_LABELS.items():
+        histogram = name.endswith(("_duration_seconds", "_per_second"))
+        for suffix in ("", "_bucket", "_sum", "_count") if histogram else ("",):
+            names.setdefault(name + suffix, set(labels) | ({"le"} if suffix == "_bucket" else set()))
     assert names, "MetricsSink registered no metric"
     return names
 

@@ -11,7 +11,8 @@ from ..parsing import Engine
 
 
 def settings_and_engine(
-    parsers: list[Path], config: Path | None, force_app: str | None = None, **overrides: Any
+    parsers: list[Path], config: Path | None, force_app: str | None = None, inherit_ts: bool = False,
+    **overrides: Any,
 ) -> tuple[Settings, Engine]:
     """Load settings (file < env < flags) and compile the definitions they name."""
     settings = load_settings(config, {"parsers": [str(p) for p in parsers], **overrides})
@@ -21,4 +22,4 @@ def settings_and_engine(
         if force_app not in known:
             raise DefinitionError(f"--app {force_app!r}: no parser definition for it (known: {', '.join(known)})")
         definitions = [d for d in definitions if d.app == force_app or d.fallback]
-    return settings, Engine(definitions, max_line=settings.max_line_bytes)
+    return settings, Engine(definitions, max_line=settings.max_line_bytes, inherit_ts=inherit_ts)

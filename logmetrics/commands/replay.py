@@ -88,7 +88,9 @@ def replay_command(
     parsers: list[Path],
     config: Path | None,
 ) -> None:
-    settings, engine = settings_and_engine(parsers, config)
+    # Old files: a line without its own time takes its predecessor's, not today's date.
+    settings, engine = settings_and_engine(parsers, config, inherit_ts=True)
+    redact = settings.redactor(engine.stats)
     files = expand_paths(paths)
     flt = EventFilter.build(only_app, since, until)
     out = sys.stdout.buffer
@@ -119,6 +121,7 @@ def replay_command(
     try:
         with _progress(files, progress) as on_bytes:
             for batch in iter_events(engine, files, flt, on_bytes):
+                redact(batch)
                 for s in sinks:
                     s(batch)
     finally:
