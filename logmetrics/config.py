@@ -49,6 +49,8 @@ class Settings(BaseModel):
     max_line_bytes: int = Field(1 << 20, ge=1024, description="longer lines are cut and counted")
     label_limit: int = Field(200, ge=1, description="distinct values kept per metric label; the rest become 'other'")
     buckets: dict[str, list[float]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_BUCKETS.items()})
+    replay_split_bytes: int = Field(16 << 20, ge=1, description="replay splits plain files larger than 2x this")
+    replay_parallel_min_bytes: int = Field(4 << 20, ge=0, description="smaller replays run in one process")
     redact: bool = Field(True, description="replace secrets (tokens, API keys, URL passwords) before output")
     redact_rules: dict[str, str] = Field(default_factory=dict, description="extra rules: name = regex (group `secret`)")
     redact_disable: list[str] = Field(default_factory=list, description="built-in rules to switch off, by name")

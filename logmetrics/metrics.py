@@ -284,6 +284,16 @@ class MetricsSink(Collector):
         if registry is not None:
             registry.register(self)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for parallel replay: the lock stays behind."""
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # -- ingest (hot path) -----------------------------------------------------------------
 
     def observe(self, events: list[Event]) -> None:

@@ -111,6 +111,19 @@ class Stream:
         """True while a split line or a multiline record waits for its end (positions must not pass it)."""
         return bool(self._part or self._ml)
 
+    def state(self) -> tuple[str | None, str | None, bool]:
+        """What the next line's event depends on: sticky app, last own time, something held."""
+        return self._sticky, self._last_ts, self.holding
+
+    def restore(self, sticky: str | None, last_ts: str | None) -> None:
+        """Continue as if the lines before had just been read (parallel replay seams); drops held lines."""
+        self._sticky = sticky
+        self._order = self._engine.order_for(sticky)
+        self._last_ts = last_ts
+        self._part.clear()
+        self._part_env = None
+        self._ml, self._ml_env = [], None
+
     def feed(self, lines: Iterable[bytes | str]) -> list[Event]:
         """Events for these lines (without their newlines), in order; may hold back a multiline record."""
         eng = self._engine

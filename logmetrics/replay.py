@@ -73,10 +73,13 @@ def iter_file_events(engine: Engine, path: Path, on_bytes: Callable[[int], None]
 
 
 def iter_events(engine: Engine, paths: list[Path], flt: EventFilter | None = None,
-                on_bytes: Callable[[int], None] | None = None) -> Iterator[list[Event]]:
-    """All files' events, file after file, filtered."""
+                on_bytes: Callable[[int], None] | None = None,
+                redact: Callable[[list[Event]], list[Event]] | None = None) -> Iterator[list[Event]]:
+    """All files' events, file after file, redacted, then filtered."""
     for p in paths:
         for batch in iter_file_events(engine, p, on_bytes):
+            if redact is not None:
+                batch = redact(batch)
             if flt is not None and flt.active:
                 batch = flt.apply(batch)
             if batch:

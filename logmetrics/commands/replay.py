@@ -6,6 +6,7 @@ only on a terminal), so `replay ... --format prom > file` is always clean.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import sys
@@ -16,6 +17,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ..config import Settings
+from ..parsing import Engine
 from ..replay import EventFilter, iter_events
 from ..sources import expand_paths
 from .common import settings_and_engine
@@ -94,51 +97,66 @@ def replay_command(
     files = expand_paths(paths)
     flt = EventFilter.build(only_app, since, until)
     out = sys.stdout.buffer
-    dumps = orjson.dumps
-    sinks: list[Callable[[list[dict[str, Any]]], None]] = []
-    summary = registry = None
-    if fmt in ("table", "json"):
-        from ..summary import Summary
-
-        summary = Summary(engine.stats, buckets=settings.buckets)
-        sinks.append(summary.observe)
-    elif fmt == "prom":
-        from prometheus_client import CollectorRegistry
-
-        from ..metrics import MetricsSink
-
-        registry = CollectorRegistry()
-        sink = MetricsSink(registry, buckets=settings.buckets, label_limit=settings.label_limit,
-                           stats=engine.stats, use_read_time=False)
-        sinks.append(sink.observe)
-    elif fmt == "events":
-        sinks.append(_writer(out))
-    else:  # pragma: no cover - typer restricts the choices
-        raise SystemExit(f"logmetrics: error: --format {fmt}: unknown format")
     emit_f = open(emit, "wb") if emit is not None else None  # noqa: SIM115 - closed below
-    if emit_f is not None:
-        sinks.append(_writer(emit_f))
+    workers = jobs or os.cpu_count() or 1
     try:
         with _progress(files, progress) as on_bytes:
-            for batch in iter_events(engine, files, flt, on_bytes):
-                redact(batch)
-                for s in sinks:
-                    s(batch)
+            if workers > 1 and sum(p.stat().st_size for p in files) >= settings.replay_parallel_min_bytes:
+                aggregate = _parallel(files, fmt, settings, engine, flt, workers, out, emit_f, on_bytes)
+            else:
+                aggregate = _sequential(files, fmt, settings, engine, flt, redact, out, emit_f, on_bytes)
     finally:
         if emit_f is not None:
             emit_f.close()
-    if summary is not None:
-        data = summary.to_dict()
+    _write_result(fmt, aggregate, out)
+    out.flush()
+
+
+def _sequential(files: list[Path], fmt: str, settings: Settings, engine: Engine, flt: EventFilter,
+                redact: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], out: BinaryIO,
+                emit_f: BinaryIO | None, on_bytes: Callable[[int], None] | None) -> Any:
+    from ..parallel import make_sink
+
+    aggregate, observe = make_sink(fmt, settings, engine.stats)
+    sinks = [observe] if observe is not None else []
+    if fmt == "events":
+        sinks.append(_writer(out))
+    if emit_f is not None:
+        sinks.append(_writer(emit_f))
+    for batch in iter_events(engine, files, flt, on_bytes, redact):
+        for s in sinks:
+            s(batch)
+    return aggregate
+
+
+def _parallel(files: list[Path], fmt: str, settings: Settings, engine: Engine, flt: EventFilter, workers: int,
+              out: BinaryIO, emit_f: BinaryIO | None, on_bytes: Callable[[int], None] | None) -> Any:
+    from ..parallel import plan_units, run_parallel
+
+    units = plan_units(files, workers, settings.replay_split_bytes)
+    writers = ([out] if fmt == "events" else []) + ([emit_f] if emit_f is not None else [])
+    aggregate, _stats = run_parallel(units, jobs=min(workers, len(units)), fmt=fmt, settings=settings,
+                                     definitions=engine.definitions, flt=flt, write_events=writers,
+                                     on_bytes=on_bytes)
+    return aggregate
+
+
+def _write_result(fmt: str, aggregate: Any, out: BinaryIO) -> None:
+    if fmt in ("table", "json"):
+        data = aggregate.to_dict()
         if fmt == "json":
-            out.write(dumps(data, option=orjson.OPT_INDENT_2 | _OPT))
+            out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | _OPT))
         else:
             from ..render import WIDTH, render_table
 
             tty = sys.stdout.isatty()
             width = shutil.get_terminal_size((WIDTH, 24)).columns if tty else WIDTH
             out.write(render_table(data, width=width, color=tty).encode())
-    elif registry is not None:
+    elif fmt == "prom":
+        from prometheus_client import CollectorRegistry
+
         from ..metrics import exposition
 
+        registry = CollectorRegistry()
+        registry.register(aggregate)
         out.write(exposition(registry))
-    out.flush()
