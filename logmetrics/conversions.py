@@ -181,6 +181,15 @@ _CACHE_MAX = 8_192
 _SECOND_SHAPE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
 
+def _looks_canonical(s: str) -> bool:
+    """Shaped like our own output `YYYY-MM-DDTHH:MM:SS.mmmZ` (the second and digits still to check)."""
+    return len(s) == 24 and s[23] == "Z" and s[19] == "." and s[10] == "T"
+
+
+def _ascii_digits(s: str) -> bool:
+    return s.isascii() and s.isdigit()
+
+
 def _utc_second(local: str, offset: str) -> str | None:
     key = (local, offset)
     hit = _SECOND_CACHE.get(key, "")
@@ -235,15 +244,14 @@ def iso_converter() -> Callable[[str], str | None]:
     valid: dict[str, bool] = {}
 
     def convert(v: str) -> str | None:
-        if len(v) == 24 and v[23] == "Z" and v[19] == "." and v[10] == "T":
+        if _looks_canonical(v):
             sec = v[:19]
             ok = valid.get(sec)
             if ok is None:
                 if len(valid) >= _CACHE_MAX:
                     valid.clear()
                 ok = valid[sec] = _utc_second(sec, "") is not None
-            frac = v[20:23]
-            return v if ok and frac.isascii() and frac.isdigit() else None
+            return v if ok and _ascii_digits(v[20:23]) else None
         return cache[v]
 
     return convert
@@ -305,7 +313,7 @@ def _parse_ts(text: str, fmt: str, now: float | None) -> str | None:
     if not s:
         return None
     if fmt == "auto":
-        if len(s) == 24 and s[23] == "Z" and s[10] == "T" and s[19] == ".":
+        if _looks_canonical(s):
             fmt = "iso"
         elif s[0].isdigit():
             c4 = s[4:5]
@@ -313,9 +321,8 @@ def _parse_ts(text: str, fmt: str, now: float | None) -> str | None:
         else:
             fmt = "syslog"
     if fmt == "iso":
-        if len(s) == 24 and s[23] == "Z" and s[10] == "T" and s[19] == ".":
-            sec = _utc_second(s[:19], "")
-            return None if sec is None else s
+        if _looks_canonical(s):
+            return s if _utc_second(s[:19], "") is not None and _ascii_digits(s[20:23]) else None
         m = _ISO.match(s)
         if m is None:
             return None

@@ -67,13 +67,10 @@ class Redactor:
         rules = list(rules)
         self.rules = [(r.name, r.compile(), r.marker, r.triggers) for r in rules]
         self.stats = stats if stats is not None else Stats()
-        # The probe: a plain literal alternation over the lowercased line (~1 µs); a rule
-        # without triggers (a user's) always runs once the probe is disabled for it.
-        literals = sorted({t for r in rules for t in r.triggers}, key=len, reverse=True)
-        always = any(not r.triggers for r in rules)
-        self._probe: re.Pattern[str] | None = (
-            re.compile("|".join(map(re.escape, literals))) if literals and not always else None
-        )
+        # The probe: the rules' trigger literals, checked with `in` on the lowercased line (~16 checks,
+        # cheaper than one regex alternation); a rule without triggers (a user's) always runs.
+        self._triggers = tuple(sorted({t for r in rules for t in r.triggers}))
+        self._always = any(not r.triggers for r in rules)
         self._active = bool(rules)
 
     @classmethod
@@ -102,14 +99,19 @@ class Redactor:
     def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self._active:
             return events
-        probe = self._probe
+        triggers, always = self._triggers, self._always
         for ev in events:
-            lowered = ev["line"].lower()
+            line = ev["line"]
+            lowered = line.lower()
             msg = ev["msg"]
-            if msg is not ev["line"] and msg not in ev["line"]:
+            if msg is not line and msg not in line:
                 lowered += "\n" + msg.lower()
-            if probe is not None and probe.search(lowered) is None:
-                continue
+            if not always:
+                for t in triggers:
+                    if t in lowered:
+                        break
+                else:
+                    continue
             for k, v in ev.items():
                 if type(v) is str and k not in _SKIP_KEYS:
                     # Secrets are counted once, on `line`; msg/error/path repeat parts of it.

@@ -137,3 +137,6 @@ def test_canonical_iso_fast_path_checks_every_character() -> None:
     assert conv("2024-06-02T18:43:45.\x0034Z") is None  # same second, bad fraction: found by the fuzzer
     assert conv("2024-06-02T18:43:45.६३४Z") is None  # non-ASCII digits
     assert conv("2024\x0006-02T18:43:45.634Z") is None
+    assert parse_ts("2024-06-02T18:43:45.634Z") == "2024-06-02T18:43:45.634Z"
+    assert parse_ts("2024-06-02T18:43:45.\x0034Z") is None  # the same shortcut in parse_ts itself
+    assert parse_ts("2024-06-02T18:43:45.\x0034Z", "iso") is None

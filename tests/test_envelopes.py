@@ -41,7 +41,9 @@ def test_cri_round_trip(text: str) -> None:
 def test_journald_round_trip(text: str) -> None:
     assume(unwrap(text) is None or unwrap(text).kind == "compose")  # type: ignore[union-attr]
     env = unwrap(wrap_journald(text))
-    assert env is not None and env.host == "gpu-box" and env.app_hint == "ollama"
+    inner = unwrap(text)
+    assert env is not None and env.host == "gpu-box"
+    assert env.app_hint == (inner.app_hint if inner is not None else "ollama")  # the innermost name wins
     assert peeled(wrap_journald(text)) == peeled(text)
 
 
