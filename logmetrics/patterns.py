@@ -32,9 +32,18 @@ _LEVELS = {
 }
 
 
+_LEVEL_SEEN: dict[str, str | None] = {}  # as written → normalised; levels are few, lines are many
+
+
 def normalise_level(value: str) -> str | None:
     """`WARNING` → `warn`, `FATAL`/`CRITICAL` → `error`; None for what is not a level."""
-    return _LEVELS.get(value.strip().strip("[]:").lower())
+    hit = _LEVEL_SEEN.get(value, "")
+    if hit != "":
+        return hit
+    out = _LEVELS.get(value.strip().strip("[]:").lower())
+    if len(_LEVEL_SEEN) < 4096:
+        _LEVEL_SEEN[value] = out
+    return out
 
 
 # A key only where a token starts: without the lookbehind, a long run of word characters
@@ -56,7 +65,7 @@ def parse_logfmt(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in _LOGFMT.findall(text):
         if k not in out:
-            out[k] = unquote(v)
+            out[k] = unquote(v) if v[:1] == '"' else v
     return out
 
 
