@@ -78,6 +78,7 @@ METRIC_LABELS: dict[str, tuple[str, ...]] = {
     "logmetrics_rotations_total": ("mode",),
     "logmetrics_redactions_total": ("rule",),
     "logmetrics_output_errors_total": ("reason",),
+    "logmetrics_read_errors_total": ("reason",),
     "logmetrics_files_watched": (),
     "logmetrics_read_lag_bytes": (),
     "logmetrics_label_overflow_total": ("metric", "label"),
@@ -550,6 +551,8 @@ class MetricsSink(Collector):
             ("logmetrics_redactions_total", "Secrets replaced before output.", "rule", st.redactions),
             ("logmetrics_output_errors_total", "Failures writing the events output.", "reason",
              st.output_errors),
+            ("logmetrics_read_errors_total", "Followed files that could not be read (retried).", "reason",
+             st.read_errors),
         ):
             fam = CounterMetricFamily(name, doc, labels=(label,))
             for v, n in sorted(dict(counter).items()):

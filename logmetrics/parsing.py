@@ -42,6 +42,7 @@ class Stats:
     rotations: Counter[str] = field(default_factory=Counter)  # by mode: rename, truncate, delete
     output_errors: Counter[str] = field(default_factory=Counter)  # by reason
     redactions: Counter[str] = field(default_factory=Counter)  # by rule
+    read_errors: Counter[str] = field(default_factory=Counter)  # by errno name (live tailer)
     files_watched: int = 0  # gauge (live tailer)
     read_lag_bytes: int = 0  # gauge (live tailer)
 
@@ -49,7 +50,8 @@ class Stats:
         """Add another worker's counters (gauges are the live tailer's own and are not merged)."""
         self.lines += other.lines
         self.bytes += other.bytes
-        for name in ("unrecognized", "malformed", "dropped", "rotations", "output_errors", "redactions"):
+        for name in ("unrecognized", "malformed", "dropped", "rotations", "output_errors", "redactions",
+                     "read_errors"):
             getattr(self, name).update(getattr(other, name))
 
 

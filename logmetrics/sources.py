@@ -19,11 +19,18 @@ from typing import BinaryIO
 
 from .parsing import Stats
 
-__all__ = ["SourceError", "SourceFile", "describe_file", "expand_paths", "open_log", "read_batches"]
+__all__ = ["SourceError", "SourceFile", "describe_file", "expand_paths", "is_log_name", "open_log", "read_batches"]
 
 CHUNK = 1 << 20
 # What a log file is called, when a folder is walked (explicit file arguments are always read).
 _LOG_NAME = re.compile(r"(\.(log|txt|out|err|jsonl|journal)(\.\d+)?|\.\d+)(\.gz)?$|^[^.]+$", re.I)
+# Files that sit beside container logs and look like logs by name, but are not.
+_NOT_LOGS = frozenset({"hostname", "hosts", "resolv.conf", "mounts", "checkpoints", "LICENSE", "Makefile"})
+
+
+def is_log_name(name: str) -> bool:
+    """Whether a file met while walking a folder is a log (explicit file arguments are always read)."""
+    return not name.startswith(".") and name not in _NOT_LOGS and bool(_LOG_NAME.search(name))
 _CRI_PATH = re.compile(r"(?:^|/)(?P<ns>[^/_]+)_(?P<pod>[^/_]+)_(?P<uid>[0-9a-f-]{8,})/(?P<container>[^/]+)/\d+\.log")
 
 
@@ -51,7 +58,7 @@ def expand_paths(paths: list[str]) -> list[Path]:
             p = Path(m)
             if p.is_dir():
                 found = sorted(
-                    f for f in p.rglob("*") if f.is_file() and _LOG_NAME.search(f.name) and not f.name.startswith(".")
+                    f for f in p.rglob("*") if f.is_file() and is_log_name(f.name)
                 )
                 if not found and not glob.has_magic(arg):
                     raise SourceError(f"{arg}: no log files in this folder")

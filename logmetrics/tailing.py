@@ -36,7 +36,6 @@ import os
 import stat
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,7 +49,7 @@ from .positions import (
     load_positions,
     save_positions,
 )
-from .sources import _LOG_NAME, describe_file
+from .sources import describe_file, is_log_name
 
 __all__ = ["CHUNK", "Sink", "Tailer", "watch_roots"]
 
@@ -151,7 +150,7 @@ def watch_roots(patterns: Sequence[str]) -> tuple[set[str], set[str]]:
 
 def _wanted(name: str) -> bool:
     """Log-looking names in a walked folder (compressed rotations are finished files, not followed)."""
-    return not name.startswith(".") and not name.endswith(_COMPRESSED) and bool(_LOG_NAME.search(name))
+    return not name.endswith(_COMPRESSED) and is_log_name(name)
 
 
 def _reason(e: OSError) -> str:
@@ -199,7 +198,6 @@ class Tailer:
         self.host = host
         # Our own output (+ its rotations) and positions: never followed, even inside a watched folder.
         self._exclude = {os.path.realpath(p) for p in exclude if p and p != "-"}
-        self.read_errors: Counter[str] = Counter()  # by errno name: files that vanished mid-read, unreadable
         self.last_read: float | None = None  # wall time of the last bytes read
         self.positions_saved: float | None = None  # wall time
         self.positions_error: str | None = None
@@ -308,7 +306,7 @@ class Tailer:
             "lines_read": self.stats.lines,
             "bytes_read": self.stats.bytes,
             "read_lag_bytes": self.stats.read_lag_bytes,
-            "read_errors": dict(self.read_errors),
+            "read_errors": dict(self.stats.read_errors),
             "positions_saved": self.positions_saved,
             "positions_error": self.positions_error,
         }
@@ -530,7 +528,7 @@ class Tailer:
         reason = _reason(e)
         if self._failing.get(path) != reason:
             self._failing[path] = reason
-            self.read_errors[reason] += 1
+            self.stats.read_errors[reason] += 1
             log.warning("cannot read file; will retry", extra={"path": path, "error": e.strerror or str(e)})
 
     def _roots(self) -> tuple[frozenset[str], frozenset[str]]:

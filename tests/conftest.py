@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from logmetrics.parsing import Engine
+
 # `HYPOTHESIS_PROFILE=fuzz pytest tests/test_hostile.py` for the long run (10k examples per target).
 settings.register_profile("default", max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-from logmetrics.parsing import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGMETRICS = str(Path(sys.executable).with_name("logmetrics"))

@@ -73,7 +73,9 @@ def test_replay_emit_and_filters(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == emit.read_bytes()
     events = [json.loads(x) for x in proc.stdout.splitlines()]
-    assert [e["ts"] for e in events] == ["2026-11-03T11:00:00.000Z"]
+    # The time-less last line inherits 11:00 from the line before it, so it passes the filter too.
+    assert [(e["ts"], e.get("ts_source")) for e in events] == [
+        ("2026-11-03T11:00:00.000Z", None), ("2026-11-03T11:00:00.000Z", "previous")]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -360,7 +360,7 @@ def test_path_replaced_by_folder_is_counted_retried_and_others_go_on(tmp: Path, 
     a.mkdir()
     append(b, "b2\n")
     r.step(3)
-    assert r.tailer.read_errors["eisdir"] == 1, "counted once per failure, not per retry"
+    assert r.tailer.stats.read_errors["eisdir"] == 1, "counted once per failure, not per retry"
     a.rmdir()
     append(a, "a again\n")
     append(b, "b3\n")
@@ -377,7 +377,7 @@ def test_unreadable_file_is_retried(tmp: Path, rig_for: Callable[..., Rig]) -> N
     append(b, "b1\n")
     r = rig_for()
     r.step()
-    assert r.tailer.read_errors["eacces"] == 1
+    assert r.tailer.stats.read_errors["eacces"] == 1
     a.chmod(0o644)
     r.step()
     assert r.lines() == ["b1", "secret"]

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 from ..config import ConfigError, Settings
+from ..parsing import Stats
 from .common import settings_and_engine
 
 Event = dict[str, Any]
@@ -41,12 +42,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.propagate = False
 
 
-def redaction_hook(settings: Settings) -> Callable[[list[Event]], list[Event]] | None:
-    """Applied to every batch of events before output and metrics: where secrets redaction plugs in.
-
-    Identity (None) until the redaction issue wires `logmetrics.redact.Redactor` here (per `settings.redact`).
-    """
-    return None
+def redaction_hook(settings: Settings, stats: Stats) -> Callable[[list[Event]], list[Event]] | None:
+    """Applied to every batch of events before output and metrics: secrets never leave the process."""
+    return settings.redactor(stats) if settings.redact else None
 
 
 def _raise_fd_limit() -> None:
@@ -81,7 +79,7 @@ def run_command(*, paths: list[str] | None, output: str | None, positions: str |
     sink = MetricsSink(registry, buckets=settings.buckets, label_limit=settings.label_limit,
                        stats=engine.stats)
     tailer = Tailer(engine, settings.paths, out, positions=settings.positions, start_at=settings.start_at,
-                    observe=sink.observe, redact=redaction_hook(settings),
+                    observe=sink.observe, redact=redaction_hook(settings, engine.stats),
                     exclude=[settings.output, *([settings.positions] if settings.positions else [])])
 
     def health() -> tuple[bool, dict[str, Any]]:
