@@ -281,3 +281,19 @@ def test_unwritable_output_is_a_one_line_error(tmp: Path) -> None:
     assert len(res.stderr.decode().strip().splitlines()) == 1 and "out" in res.stderr.decode()
 
 
+
+
+def test_secrets_are_redacted_before_the_events_file_and_counted(tmp: Path) -> None:
+    write(tmp / "logs" / "proxy.log",
+          'level=info msg="forwarding" authorization="Bearer sk-proj-AbCdEfGhIjKlMnOpQrStUv" to=ollama\n'
+          "GET /api/tags?api_key=hunter2secret HTTP/1.1 200\n")
+    r = Run(tmp)
+    try:
+        wait_until(lambda: len(lines(tmp)) == 2, what="2 events")
+        raw = (tmp / "events.jsonl").read_text()
+        assert "sk-proj-AbCdEfGhIjKlMnOpQrStUv" not in raw and "hunter2secret" not in raw
+        assert raw.count("[REDACTED]") >= 2
+        text = r.get("/metrics")[1].decode()
+        assert 'logmetrics_redactions_total{rule="key_value"}' in text
+    finally:
+        r.stop()
