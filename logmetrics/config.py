@@ -46,6 +46,7 @@ class Settings(BaseModel):
     start_at: Literal["beginning", "end"] = Field("end", description="where to start files with no saved position")
     poll: bool = Field(False, description="poll instead of inotify (NFS, Docker Desktop mounts)")
     parsers: list[str] = Field(default_factory=list, description="extra parser definition folders")
+    max_open_files: int = Field(1000, ge=1, description="files kept open; idle ones beyond are closed and watched")
     max_line_bytes: int = Field(1 << 20, ge=1024, description="longer lines are cut and counted")
     label_limit: int = Field(200, ge=1, description="distinct values kept per metric label; the rest become 'other'")
     buckets: dict[str, list[float]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_BUCKETS.items()})

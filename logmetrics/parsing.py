@@ -273,7 +273,7 @@ class Stream:
             eng.stats.unrecognized[app] += 1
         kind = ev["kind"]
         if kind == "log" or kind == "error":
-            eng.classify(ev, text)
+            eng.classify(ev)
         return self._finish(ev, text, env)
 
     def _app_for(self, env: Envelope | None) -> str:
@@ -414,11 +414,16 @@ class Engine:
                 level = normalise_level(km.group(1))
         return {"ts": ts, "app": UNKNOWN, "kind": "log", "level": level or "info", "msg": text}
 
-    def classify(self, ev: Event, text: str) -> None:
-        """Timeouts and crash phrases read alike in every app: re-kind `log`/`error` events by them."""
+    def classify(self, ev: Event) -> None:
+        """Timeouts and crash phrases read alike in every app: re-kind `log`/`error` events by them.
+
+        The phrase is looked for in the message and the error, not in the whole line: that is where
+        programs put it, and a timestamp or URL elsewhere in the line says nothing about the outcome.
+        """
         rx = self._rules_rx
         if rx is not None:
-            m = rx.search(text)
+            err = ev.get("error")
+            m = rx.search(ev["msg"] if err is None else f"{ev['msg']}\n{err}")
             if m is not None:
                 rule = self._rules[m.group(0)]
                 if rule.kind == "timeout" and ev["kind"] != "timeout":

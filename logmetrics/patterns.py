@@ -88,10 +88,10 @@ _ALIAS_TO_KEY = {alias: key for key, aliases in reversed(KEY_ALIASES.items()) fo
 
 
 def _duration_value(raw: str, unit: str) -> float:
-    s = raw.strip().strip('"')
-    if s and s[-1].isalpha():
-        return duration_ms(s, "go")
-    return duration_ms(s, unit)
+    """A body's duration: with a unit suffix (`1245.67ms`) a Go duration, else a number in `unit`."""
+    if raw[-1:].isalpha():
+        return go_ms(raw)
+    return duration_ms(raw.strip().strip('"'), unit)
 
 
 def _strip_query(v: str) -> str:

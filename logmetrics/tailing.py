@@ -102,6 +102,11 @@ class _Tail:
         self.drain_since = now
 
     @property
+    def parked(self) -> bool:
+        """Closed to stay under the open-files budget; its state is kept, its file watched by stat()."""
+        return self.fd < 0
+
+    @property
     def line_off(self) -> tuple[int, bool]:
         """Start of the bytes not yet fed to the engine (and whether they continue a skipped line)."""
         if self.skipping:
@@ -179,6 +184,7 @@ class Tailer:
         discover_every: float = 1.0,
         host: str | None = None,
         exclude: Sequence[str] = (),
+        max_open: int = 1000,
     ) -> None:
         self.engine = engine
         self.stats = engine.stats
@@ -196,6 +202,8 @@ class Tailer:
         self.rescan = rescan
         self.discover_every = discover_every
         self.host = host
+        self.max_open = max(1, max_open)  # open descriptors for followed files; idle ones beyond are parked
+        self.queued = 0  # files found but waiting for a descriptor (all open ones busy)
         # Our own output (+ its rotations) and positions: never followed, even inside a watched folder.
         self._exclude = {os.path.realpath(p) for p in exclude if p and p != "-"}
         self.last_read: float | None = None  # wall time of the last bytes read
@@ -243,11 +251,15 @@ class Tailer:
                     self._track(path, initial=False)
             more = False
             halt = self._halt
+            self.queued = 0
             for tail in list(self._tails.values()):
                 if halt is not None and halt.is_set():
                     break  # stopping: the rest is read after the restart, from the saved positions
+                if tail.parked and not self._unpark_if_grown(tail):
+                    continue
                 more |= self._read(tail, now)
                 self._idle(tail, now)
+            self._park_idle(now)
         except _OutputBlocked:
             more = False
         self._gauges()
@@ -273,7 +285,8 @@ class Tailer:
                 pass
         self.save()
         for tail in self._tails.values():
-            os.close(tail.fd)
+            if not tail.parked:
+                os.close(tail.fd)
         self._tails.clear()
         self._paths.clear()
         self._gauges()
@@ -301,6 +314,8 @@ class Tailer:
         return {
             "status": "ok" if self._retry is None else "output_failing",
             "files_watched": len(self._tails),
+            "files_open": self._open_count(),
+            "files_queued": self.queued,
             "files": self.files,
             "last_read": self.last_read,
             "lines_read": self.stats.lines,
@@ -444,8 +459,12 @@ class Tailer:
         if tail is None:
             return
         tail.names.discard(path)
+        if tail.parked and not tail.names:
+            self._reattach(tail)  # renamed or deleted while parked: find it by inode to drain its end
+            if tail.ident not in self._tails:
+                return
         try:
-            nlink = os.fstat(tail.fd).st_nlink
+            nlink = os.fstat(tail.fd).st_nlink if not tail.parked else 0
         except OSError:
             nlink = 0
         self.stats.rotations["delete" if nlink == 0 else "rename"] += 1
@@ -454,8 +473,11 @@ class Tailer:
             tail.drain_since = self.clock()
 
     def _open(self, path: str, *, initial: bool, draining_from: Position | None = None) -> _Tail | None:
+        if not self._make_room():
+            self.queued += 1  # every open file is busy: this one waits for the next discovery
+            return None
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = self._open_fd(path)
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -522,6 +544,103 @@ class Tailer:
                     tail.stream.file = pos.path
                     tail.draining = True
                 return
+
+    # -- the open-files budget ----------------------------------------------------------------
+
+    def _open_count(self) -> int:
+        return sum(1 for t in self._tails.values() if not t.parked)
+
+    def _open_fd(self, path: str) -> int:
+        """os.open, parking an idle file and trying again when the process is out of descriptors."""
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            if e.errno not in (errno.EMFILE, errno.ENFILE) or not self._park_one(self.clock(), force=True):
+                raise
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def _parkable(self, t: _Tail, now: float, force: bool) -> bool:
+        """Only a file whose every read byte is turned into events (or waits as a partial line)."""
+        return (not t.parked and not t.draining and bool(t.names) and not t.stream.holding
+                and (force or now - t.last_data >= self.idle_flush))
+
+    def _park_one(self, now: float, force: bool = False) -> bool:
+        """Close the least recently written parkable file; False when none can be."""
+        candidates = [t for t in self._tails.values() if self._parkable(t, now, force)]
+        if not candidates:
+            return False
+        t = min(candidates, key=lambda x: x.last_data)
+        os.close(t.fd)
+        t.fd = -1
+        return True
+
+    def _make_room(self) -> bool:
+        now = self.clock()
+        while self._open_count() >= self.max_open:
+            if not self._park_one(now) and not self._park_one(now, force=True):
+                return False
+        return True
+
+    def _park_idle(self, now: float) -> None:
+        """Keep at most `max_open` files open: park the idle ones beyond it."""
+        while self._open_count() > self.max_open and self._park_one(now):
+            pass
+
+    def _unpark_if_grown(self, t: _Tail) -> bool:
+        """A parked file: reopen it when it grew (or shrank); True if it is open again."""
+        name = next(iter(t.names), None)
+        if name is None:
+            return False
+        try:
+            st = os.stat(name)
+        except OSError:
+            return False  # discovery notices a vanished name (and `_lose` finds the file by inode)
+        if (st.st_dev, st.st_ino) != t.ident or st.st_size == t.read_off:
+            t.size = max(t.size, st.st_size) if (st.st_dev, st.st_ino) == t.ident else t.size
+            return False
+        if not self._make_room():
+            self.queued += 1
+            return False
+        return self._reopen_tail(t, name)
+
+    def _reopen_tail(self, t: _Tail, path: str) -> bool:
+        """Open `path` for parked tail `t` if it still is the same file (identity and first bytes)."""
+        try:
+            fd = self._open_fd(path)
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            same = (st.st_dev, st.st_ino) == t.ident and fingerprint(fd, t.fp_len) == (t.fp, t.fp_len)
+        except OSError:
+            same = False
+        if not same:  # inode reused by another file while parked: that one is discovered on its own
+            os.close(fd)
+            return False
+        t.fd = fd
+        return True
+
+    def _reattach(self, t: _Tail) -> None:
+        """A parked file lost its last name: find it by inode in its folder and drain it; else forget it."""
+        folder = os.path.dirname(t.path) or "."
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            entries = []
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == t.ident and stat.S_ISREG(st.st_mode) and self._reopen_tail(t, entry.path):
+                return
+        # Deleted while parked: what it held past our offset cannot be read any more.
+        log.warning("file deleted while parked; its unread end is lost", extra={"path": t.path})
+        self.stats.dropped["deleted_while_parked"] += 1
+        events = self._final_events(t)
+        self._emit(t, events, t.read_off, False)
+        del self._tails[t.ident]
+        self._dirty = True
 
     def _fail(self, path: str, e: OSError) -> None:
         """Count and log a file that cannot be read — once per failure, not once per retry."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -502,3 +504,72 @@ def test_positions_saved_every_second_while_reading(tmp: Path, rig_for: Callable
     r.clock.advance(1.0)
     r.step()
     assert [p.offset for p in load_positions(r.positions)] == [4]
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_many_files_few_descriptors_every_line_exactly_once(tmp: Path, rig_for: Callable[..., Rig]) -> None:
+    files = [tmp / "logs" / f"f{i:03d}.log" for i in range(120)]
+    for i, f in enumerate(files):
+        append(f, "".join(f"{i} first {j}\n" for j in range(3)))
+    before = open_fds()
+    r = rig_for(max_open=8)
+    r.step()
+    assert open_fds() - before <= 8 + 1  # the budget, plus the events output
+    r.clock.advance(1)
+    for i, f in enumerate(files[::7]):  # parked files grow: each is reopened and read
+        append(f, f"{i} later\n")
+    r.step()
+    assert open_fds() - before <= 8 + 1
+    expected = sorted([f"{i} first {j}" for i in range(120) for j in range(3)] + [f"{i} later" for i in range(18)])
+    assert sorted(r.lines()) == expected
+    assert r.tailer.health()["files_watched"] == 120 and r.tailer.health()["files_open"] <= 8
+
+
+def test_parked_file_rotated_by_rename_is_drained_by_inode(tmp: Path, rig_for: Callable[..., Rig]) -> None:
+    logs = tmp / "logs"
+    for i in range(6):
+        append(logs / f"f{i}.log", f"f{i} a\n")
+    r = rig_for(max_open=2)
+    r.step()
+    r.clock.advance(1)
+    r.step()  # idle now: most files are parked
+    victim = next(t for t in r.tailer._tails.values() if t.parked)
+    path = Path(victim.path)
+    append(path, "written just before rotation\n")
+    os.rename(path, str(path) + ".1")  # to a name no pattern matches
+    append(path, "new file\n")
+    r.step()
+    r.clock.advance(10)  # past the drain idle time
+    r.step()
+    got = r.lines()
+    assert "written just before rotation" in got and "new file" in got
+    assert len(got) == len(set(got)) == 8
+    assert r.tailer.stats.rotations["rename"] == 1
+
+
+def test_out_of_descriptors_parks_instead_of_failing(tmp: Path) -> None:
+    """With RLIMIT_NOFILE far below the number of files, a real `Tailer` still reads them all."""
+    logs = tmp / "logs"
+    for i in range(300):
+        append(logs / f"f{i:03d}.log", f"line {i}\n")
+    code = f"""
+import resource, orjson
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+from logmetrics.output import EventOutput
+from logmetrics.parsing import Engine
+from logmetrics.tailing import Tailer
+out = EventOutput({str(tmp / "events.jsonl")!r})
+t = Tailer(Engine(), [{str(logs / "*.log")!r}], out, start_at="beginning", max_open=10_000)
+while t.step():
+    pass
+t.step()
+t.close()
+out.close()
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = sorted(orjson.loads(x)["line"] for x in (tmp / "events.jsonl").read_bytes().splitlines())
+    assert got == sorted(f"line {i}" for i in range(300))

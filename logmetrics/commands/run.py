@@ -80,7 +80,8 @@ def run_command(*, paths: list[str] | None, output: str | None, positions: str |
                        stats=engine.stats)
     tailer = Tailer(engine, settings.paths, out, positions=settings.positions, start_at=settings.start_at,
                     observe=sink.observe, redact=redaction_hook(settings, engine.stats),
-                    exclude=[settings.output, *([settings.positions] if settings.positions else [])])
+                    exclude=[settings.output, *([settings.positions] if settings.positions else [])],
+                    max_open=settings.max_open_files)
 
     def health() -> tuple[bool, dict[str, Any]]:
         details = tailer.health()
