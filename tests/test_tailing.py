@@ -573,3 +573,19 @@ out.close()
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = sorted(orjson.loads(x)["line"] for x in (tmp / "events.jsonl").read_bytes().splitlines())
     assert got == sorted(f"line {i}" for i in range(300))
+
+
+def test_a_file_growing_faster_than_read_does_not_starve_the_others(tmp: Path, rig_for: Callable[..., Rig]) -> None:
+    big, small = tmp / "logs" / "big.log", tmp / "logs" / "small.log"
+    append(big, b"x" * 100 + b"\n")
+    append(small, "first\n")
+    r = rig_for()
+    r.step()
+    append(big, (b"y" * 99 + b"\n") * 600_000)  # 60 MB arrives at once
+    append(small, "urgent\n")
+    more = r.tailer.step()  # one pass: a bounded share of the big file, then the small one
+    assert more, "the big file is not finished in one pass"
+    assert "urgent" in r.lines()
+    assert r.tailer.stats.read_lag_bytes > 10_000_000  # the backlog is visible, not hidden
+    r.step()
+    assert len(r.lines()) == 2 + 1 + 600_000 and r.tailer.stats.read_lag_bytes == 0
