@@ -122,6 +122,24 @@ def make_sink(fmt: str, settings: Settings, stats: Stats) -> tuple[Any, Callable
     return None, None
 
 
+def consumer(flt: EventFilter, observe: Callable[[list[Event]], None] | None,
+             outputs: list[BinaryIO]) -> Callable[[list[Event]], None]:
+    """Where a unit's (or the parent's) events go: the filter, then the aggregate, then JSON lines."""
+    dumps = orjson.dumps
+
+    def consume(events: list[Event]) -> None:
+        if flt.active:
+            events = flt.apply(events)
+        if observe is not None:
+            observe(events)
+        if events and outputs:
+            data = b"".join([dumps(e, option=_OPT) for e in events])
+            for out in outputs:
+                out.write(data)
+
+    return consume
+
+
 def _line_start(f: BinaryIO, pos: int) -> int:
     """Offset of the first line starting at or after `pos`."""
     if pos == 0:
@@ -213,16 +231,7 @@ def _work(unit: Unit) -> UnitResult:
     if _W["write_events"]:
         fd, path = tempfile.mkstemp(prefix=f"unit{unit.index:05d}-", suffix=".jsonl", dir=_W["tmpdir"])
         out = os.fdopen(fd, "wb")
-    dumps = orjson.dumps
-
-    def on_events(events: list[Event]) -> None:
-        if flt.active:
-            events = flt.apply(events)
-        if observe is not None:
-            observe(events)
-        if out is not None and events:
-            out.write(b"".join([dumps(e, option=_OPT) for e in events]))
-
+    on_events = consumer(flt, observe, [out] if out is not None else [])
     try:
         if unit.end is None:
             engine.stats = stats
@@ -251,18 +260,8 @@ def run_parallel(
     """Process units on `jobs` workers and merge them in order; returns (merged aggregate, merged stats)."""
     total = Stats()
     merged, merged_observe = make_sink(fmt, settings, total)
-    dumps = orjson.dumps
-
-    def deliver(events: list[Event]) -> None:
-        """Events the parent itself holds (kept head lines, recomputed chunks): filter, observe, write."""
-        if flt.active:
-            events = flt.apply(events)
-        if merged_observe is not None:
-            merged_observe(events)
-        if events:
-            data = b"".join([dumps(e, option=_OPT) for e in events])
-            for out in write_events:
-                out.write(data)
+    # Events the parent itself holds (kept head lines, recomputed chunks) take the same way.
+    deliver = consumer(flt, merged_observe, write_events)
 
     def absorb(res: UnitResult) -> None:
         if merged is not None and res.sink is not None:
