@@ -69,15 +69,6 @@ def _progress(files: list[Path], enabled: bool) -> Iterator[Callable[[int], None
         yield lambda n: bar.advance(task, n)
 
 
-def _writer(f: BinaryIO) -> Callable[[list[dict[str, Any]]], None]:
-    """Events as JSON lines, one write per batch."""
-    dumps = orjson.dumps
-
-    def write(batch: list[dict[str, Any]]) -> None:
-        f.write(b"".join([dumps(e, option=_OPT) for e in batch]))
-    return write
-
-
 def replay_command(
     paths: list[str],
     fmt: str,
@@ -115,17 +106,13 @@ def replay_command(
 def _sequential(files: list[Path], fmt: str, settings: Settings, engine: Engine, flt: EventFilter,
                 redact: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], out: BinaryIO,
                 emit_f: BinaryIO | None, on_bytes: Callable[[int], None] | None) -> Any:
-    from ..parallel import make_sink
+    from ..parallel import consumer, make_sink
 
     aggregate, observe = make_sink(fmt, settings, engine.stats)
-    sinks = [observe] if observe is not None else []
-    if fmt == "events":
-        sinks.append(_writer(out))
-    if emit_f is not None:
-        sinks.append(_writer(emit_f))
+    outputs = ([out] if fmt == "events" else []) + ([emit_f] if emit_f is not None else [])
+    consume = consumer(EventFilter(), observe, outputs)  # iter_events has filtered already
     for batch in iter_events(engine, files, flt, on_bytes, redact):
-        for s in sinks:
-            s(batch)
+        consume(batch)
     return aggregate
 
 
