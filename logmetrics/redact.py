@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ class Rule:
     pattern: str
     triggers: tuple[str, ...] = ()  # lowercase literals one of which every match contains (cheap probe)
     marker: str = MARKER
+    confirm: str | None = None  # a cheap regex on the lowercased line that every match also needs
 
     def compile(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
@@ -50,7 +52,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule("aws_key", r"\b(?P<secret>AKIA[0-9A-Z]{16})\b", ("akia",)),
     Rule("key_value",
          r"(?<![\w-])" + _KEY_NAMES + r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?(?P<secret>[^\s\"'&,;\\}]{3,})",
-         ("key", "token", "passw", "secret")),
+         ("key", "token", "passw", "secret"),
+         confirm=r"(?:key|token|passw\w*|secret)\\?[\"']?\s*[:=]"),
     Rule("url_password", r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:(?P<secret>[^@\s/]+)@", ("://",)),
 )
 # Not a secret, but private: prompt bodies that Ollama logs at debug level (opt in with drop_prompts).
@@ -65,11 +68,14 @@ class Redactor:
 
     def __init__(self, rules: Iterable[Rule] = BUILTIN_RULES, stats: Stats | None = None) -> None:
         rules = list(rules)
-        self.rules = [(r.name, r.compile(), r.marker, r.triggers) for r in rules]
+        self.rules = [(r.name, r.compile(), r.marker, r.triggers, re.compile(r.confirm).search if r.confirm else None)
+                      for r in rules]
         self.stats = stats if stats is not None else Stats()
         # The probe: the rules' trigger literals, checked with `in` on the lowercased line (~16 checks,
         # cheaper than one regex alternation); a rule without triggers (a user's) always runs.
-        self._triggers = tuple(sorted({t for r in rules for t in r.triggers}))
+        # Triggers sharing a prefix (ghp_, gho_, … github_pat_) are gated by it: one scan, not six.
+        heads = Counter(t[:2] for r in rules for t in r.triggers)
+        self._triggers = tuple(sorted({t[:2] if heads[t[:2]] >= 3 else t for r in rules for t in r.triggers}))
         self._always = any(not r.triggers for r in rules)
         self._active = bool(rules)
 
@@ -85,10 +91,13 @@ class Redactor:
             rules.append(PROMPT_RULE)
         return cls(rules, stats)
 
-    def _sub(self, text: str, count: bool, lowered: str) -> str:
-        for name, rx, marker, triggers in self.rules:
-            if triggers and not any(t in lowered for t in triggers):
-                continue
+    def _live(self, lowered: str) -> list[tuple[str, re.Pattern[str], str]]:
+        """The rules that can match this event: trigger present, confirmation found."""
+        return [(name, rx, marker) for name, rx, marker, triggers, confirm in self.rules
+                if (not triggers or any(t in lowered for t in triggers)) and (confirm is None or confirm(lowered))]
+
+    def _sub(self, text: str, count: bool, live: list[tuple[str, re.Pattern[str], str]]) -> str:
+        for name, rx, marker in live:
             new, n = rx.subn(functools.partial(_mask, marker=marker), text)
             if n:
                 text = new
@@ -112,10 +121,13 @@ class Redactor:
                         break
                 else:
                     continue
+            live = self._live(lowered)
+            if not live:
+                continue
             for k, v in ev.items():
                 if type(v) is str and k not in _SKIP_KEYS:
                     # Secrets are counted once, on `line`; msg/error/path repeat parts of it.
-                    ev[k] = self._sub(v, k == "line", lowered)
+                    ev[k] = self._sub(v, k == "line", live)
         return events
 
 
