@@ -21,7 +21,7 @@ from .parsing import Stats
 
 __all__ = ["SourceError", "SourceFile", "describe_file", "expand_paths", "is_log_name", "open_log", "read_batches"]
 
-CHUNK = 1 << 20
+CHUNK = 524288
 # What a log file is called, when a folder is walked (explicit file arguments are always read).
 _LOG_NAME = re.compile(r"(\.(log|txt|out|err|jsonl|journal)(\.\d+)?|\.\d+)(\.gz)?$|^[^.]+$", re.I)
 # Files that sit beside container logs and look like logs by name, but are not.
