@@ -21,7 +21,9 @@ from .parsing import Stats
 
 __all__ = ["SourceError", "SourceFile", "describe_file", "expand_paths", "is_log_name", "open_log", "read_batches"]
 
-CHUNK = 524288
+# ~2.5k lines a batch: big enough to amortise per-call costs, small enough that a batch's events
+# and their JSON stay ~10 MB (1 MiB batches cost ~45 MB more peak RSS and are no faster).
+CHUNK = 256 * 1024
 # What a log file is called, when a folder is walked (explicit file arguments are always read).
 _LOG_NAME = re.compile(r"(\.(log|txt|out|err|jsonl|journal)(\.\d+)?|\.\d+)(\.gz)?$|^[^.]+$", re.I)
 # Files that sit beside container logs and look like logs by name, but are not.
