@@ -115,12 +115,12 @@ def unwrap(line: str, now: Callable[[], float] | None = None) -> Envelope | None
     c0 = line[0]
     if c0 == "{" and '"log"' in line:
         env = _docker(line)
-    elif c0.isdigit() and line[4:5] == "-" and (" stdout " in line[:48] or " stderr " in line[:48]):
+    elif c0.isdigit() and line[4:5] == "-" and (line.find(" stdout ", 0, 48) > 0 or line.find(" stderr ", 0, 48) > 0):
         env = _cri(line)
     text = env.text if env is not None else line
     if text and (
         (text[0].isupper() and text[3:4] == " " and text[6:7] == " ")
-        or (text[0].isdigit() and text[10:11] == "T" and "]: " in text[:120])
+        or (text[0].isdigit() and text[10:11] == "T" and text.find("]: ", 0, 120) > 0)
     ):
         inner = _journald(text, now)
         if inner is not None:
