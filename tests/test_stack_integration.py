@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -323,3 +324,29 @@ def test_loki_ruler_loaded_our_rules(loki: str) -> None:
     rules_file = ROOT / "loki" / "rules" / "fake" / "logmetrics.yml"
     for name in re.findall(r"alert: (\w+)", rules_file.read_text()):
         assert name in text
+
+
+def test_repo_prometheus_config_runs_unchanged_outside_compose(procs: Procs, workdir: Path) -> None:
+    """README's "run without Docker" command: the repo's own prometheus.local.yml, rules and all."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus binary is not installed")
+    port = free_port()
+    procs.start([binary, f"--config.file={ROOT / 'prometheus' / 'prometheus.local.yml'}",
+                 f"--web.listen-address=127.0.0.1:{port}", f"--storage.tsdb.path={workdir / 'prom-local'}"],
+                workdir / "prometheus-local.log")
+    url = f"http://127.0.0.1:{port}"
+    poll("Prometheus to be ready", lambda: http_ok(f"{url}/-/ready"), timeout=60)
+    rules_doc = yaml.safe_load((ROOT / "prometheus" / "rules" / "logmetrics.yml").read_text())
+    wanted = {r["alert"] for g in rules_doc["groups"] for r in g["rules"] if "alert" in r}
+
+    def loaded() -> set[str] | None:
+        groups = http_json(f"{url}/api/v1/rules")["data"]["groups"]
+        names = {r["name"] for g in groups for r in g["rules"]}
+        return names if names >= wanted else None
+
+    assert poll("the alert rules to load", loaded, timeout=30) >= wanted
+    jobs = poll("the scrape targets", lambda: {t["labels"]["job"] for t in
+                                              http_json(f"{url}/api/v1/targets")["data"]["activeTargets"]},
+                timeout=30)
+    assert jobs == {"logmetrics", "prometheus"}
