@@ -55,6 +55,7 @@ class Stats:
             getattr(self, name).update(getattr(other, name))
 
 
+_ENVELOPE_START = frozenset("{0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # JSON, timestamps, syslog months
 _TRACEBACK = "Traceback (most recent call last):"
 _ML_STARTS = (_TRACEBACK, "panic: ", "fatal error: ")
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Timeout|Warning|Failure)\b|[A-Za-z_][\w.]*: ")
@@ -85,8 +86,8 @@ _Step = tuple[
 class Stream:
     """One input stream (a file): its sticky app, split-line and multiline buffers."""
 
-    __slots__ = ("_engine", "_last_ts", "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_sticky",
-                 "container", "file", "host")
+    __slots__ = ("_engine", "_last_ts", "_located", "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env",
+                 "_sticky", "container", "file", "host")
 
     def __init__(self, engine: Engine, file: str, container: str | None, app_hint: str | None,
                  host: str | None = None) -> None:
@@ -102,6 +103,7 @@ class Stream:
         self._ml_env: Envelope | None = None
         self._ml_kind = ""
         self._last_ts: str | None = None  # the last time a line of this stream carried
+        self._located = bool(container or host)  # anything to add to events besides line and file
 
     @property
     def app(self) -> str:
@@ -158,8 +160,8 @@ class Stream:
                     text = strip_ansi(text)
                 # Only a line starting like an envelope can be one (`{`, a digit, a capital for
                 # syslog, or a compose `name |`): skip the call for the rest.
-                c0 = text[:1]
-                if c0 == "{" or c0.isdigit() or c0.isupper() or (c0 != "[" and "|" in text[:80]):
+                c0 = text[0]
+                if c0 in _ENVELOPE_START or (c0 != "[" and text.find("|", 0, 80) > 0):
                     env = unwrap(text, eng.now)
                 else:
                     env = None
@@ -274,28 +276,18 @@ class Stream:
         kind = ev["kind"]
         if kind == "log" or kind == "error":
             eng.classify(ev)
-        return self._finish(ev, text, env)
-
-    def _app_for(self, env: Envelope | None) -> str:
-        if self._sticky:
-            return self._sticky
-        if env is not None and env.app_hint:
-            return self._engine.app_for_hint(env.app_hint) or UNKNOWN
-        return UNKNOWN
-
-    def _finish(self, ev: Event, text: str, env: Envelope | None) -> Event:
+        # Finish: time (own, envelope's, inherited or read), where it came from, the line itself.
         ts = ev["ts"]
-        if ts is None:
-            if env is not None and env.ts is not None:
-                ev["ts"] = self._last_ts = env.ts
-            elif self._last_ts is not None and self._engine.inherit_ts:
-                ev["ts"] = self._last_ts
-                ev["ts_source"] = "previous"
-            else:
-                ev["ts"] = format_ts(self._engine.now())
-                ev["ts_source"] = "read"
-        else:
+        if ts is not None:
             self._last_ts = ts
+        elif env is not None and env.ts is not None:
+            ev["ts"] = self._last_ts = env.ts
+        elif self._last_ts is not None and eng.inherit_ts:
+            ev["ts"] = self._last_ts
+            ev["ts_source"] = "previous"
+        else:
+            ev["ts"] = format_ts(eng.now())
+            ev["ts_source"] = "read"
         if env is not None:
             c = env.container or self.container
             if c:
@@ -305,7 +297,7 @@ class Stream:
             h = env.host or self.host
             if h and "host" not in ev:
                 ev["host"] = h
-        else:
+        elif self._located:
             if self.container:
                 ev["container"] = self.container
             if self.host and "host" not in ev:
@@ -313,6 +305,13 @@ class Stream:
         ev["line"] = text
         ev["file"] = self.file
         return ev
+
+    def _app_for(self, env: Envelope | None) -> str:
+        if self._sticky:
+            return self._sticky
+        if env is not None and env.app_hint:
+            return self._engine.app_for_hint(env.app_hint) or UNKNOWN
+        return UNKNOWN
 
 
 class Engine:
