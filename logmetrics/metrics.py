@@ -321,7 +321,7 @@ class MetricsSink(Collector):
                 k = ev_bound(raw)
             events_c[k] = events_c.get(k, 0) + 1
             ts = e["ts"]
-            if ts > last.get(k, "") and (use_read or "ts_source" not in e):
+            if ts > last.get(k, "") and (use_read or e.get("ts_source") != "read"):
                 last[k] = ts
             if kind == "log":
                 continue

@@ -123,7 +123,7 @@ class AppSummary:
         self.counts: dict[tuple[str, str, str], int] = {}  # (kind, level, file) → events
         self.first = ""  # earliest own timestamp (RFC 3339 strings order like time)
         self.last = ""
-        self.no_time = 0  # events whose ts is the read time (`ts_source: read`)
+        self.no_time = 0  # events with no time of their own (`ts_source`: previous or read)
         self.status: dict[int, int] = {}
         self.latencies: array[float] = array("d")  # request duration_ms
         self.routes: dict[tuple[str, str], list[int]] = {}  # (method, path) → [requests, 5xx]
@@ -192,8 +192,10 @@ class Summary:
             key = (kind, e["level"], e["file"])
             counts = a.counts
             counts[key] = counts.get(key, 0) + 1
-            if "ts_source" in e:
+            src = e.get("ts_source")
+            if src is not None:
                 a.no_time += 1
+            if src == "read":  # the replay's own clock, not the log's: out of the time span and timeline
                 minute = None
             else:
                 ts = e["ts"]
