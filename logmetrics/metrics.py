@@ -196,14 +196,18 @@ def _fold_lists(series: dict[Key, list[int]], width: int, limit: int) -> dict[Ke
     adm = _admitted(series, width, limit)
     out: dict[Key, list[int]] = {}
     for k, v in series.items():
-        k = _fold_key(adm, k)
-        mine = out.get(k)
-        if mine is None:
-            out[k] = list(v)
-        else:
-            for i, x in enumerate(v):
-                mine[i] += x
+        _add_list(out, _fold_key(adm, k), v)
     return out
+
+
+def _add_list(into: dict[Key, list[int]], k: Key, v: list[int]) -> None:
+    """Element-wise add `v` to `into[k]` (histogram buckets + sum, token counters)."""
+    mine = into.get(k)
+    if mine is None:
+        into[k] = list(v)
+    else:
+        for i, x in enumerate(v):
+            mine[i] += x
 
 
 def _merge_counts(into: dict[Key, float], other: dict[Key, float], labels: _Labels) -> None:
@@ -214,13 +218,7 @@ def _merge_counts(into: dict[Key, float], other: dict[Key, float], labels: _Labe
 
 def _merge_lists(into: dict[Key, list[int]], other: dict[Key, list[int]], labels: _Labels) -> None:
     for k, v in other.items():
-        k = labels.remap(k)
-        mine = into.get(k)
-        if mine is None:
-            into[k] = list(v)
-        else:
-            for i, x in enumerate(v):
-                mine[i] += x
+        _add_list(into, labels.remap(k), v)
 
 
 def _merge_max(into: dict[Key, str], other: dict[Key, str], labels: _Labels) -> None:

@@ -17,11 +17,12 @@ retry neither duplicates nor tears lines.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,7 @@ class EventOutput(logging.Handler):
 
     def write_bytes(self, data: bytes) -> None:
         """Write whole lines at once, rotating first if they would overflow the size limit."""
-        self.acquire()
-        try:
+        with self._locked():
             try:
                 if self._fd is None:
                     self._open()
@@ -100,8 +100,6 @@ class EventOutput(logging.Handler):
                 self.error = f"{self.path}: {e.strerror or e}"
                 raise
             self.error = None
-        finally:
-            self.release()
 
     def emit(self, record: logging.LogRecord) -> None:
         """The logging-API path (one record, one line); the tailer uses `write_events` instead."""
@@ -112,17 +110,13 @@ class EventOutput(logging.Handler):
 
     def sync(self) -> None:
         """Make what was written durable (regular files; pipes and terminals have nothing to sync)."""
-        self.acquire()
-        try:
+        with self._locked():
             if self._fd is not None and self._regular:
                 os.fsync(self._fd)
-        finally:
-            self.release()
 
     def reopen(self) -> None:
         """Close and open the path again (SIGHUP after an external logrotate moved the file)."""
-        self.acquire()
-        try:
+        with self._locked():
             self._close_fd()
             try:
                 self._open()
@@ -130,18 +124,22 @@ class EventOutput(logging.Handler):
                 self.error = f"{self.path}: {e.strerror or e}"
                 raise
             self.error = None
-        finally:
-            self.release()
 
     def close(self) -> None:
-        self.acquire()
-        try:
+        with self._locked():
             self._close_fd()
-        finally:
-            self.release()
         super().close()
 
     # -- internals --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The handler's own lock (logging.Handler.acquire/release), as a `with` block."""
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
     def _open(self) -> None:
         if self.path == "-":
