@@ -152,3 +152,9 @@ def test_replay_inherits_the_previous_lines_time_and_the_tailer_reads_the_clock(
     assert live[1]["ts"] == "2023-11-14T22:13:20.000Z" and live[1]["ts_source"] == "read"
     first = Engine(now=lambda: 1_700_000_000.0, inherit_ts=True).parse_lines(lines[1:], "b.log")
     assert first[0]["ts_source"] == "read"  # nothing earlier to inherit from
+
+
+def test_lines_that_become_empty_after_cleaning(engine: Engine) -> None:
+    """A bare CR, or only a colour code: found by the property test after an optimisation."""
+    events = engine.parse_lines([b"\r", b"\x1b[0m", b""], "f.log")
+    assert [e["line"] for e in events] == ["", "", ""]
