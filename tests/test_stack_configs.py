@@ -454,3 +454,17 @@ def test_query_checks_reject_unknown_names(event_schema: tuple[set[str], set[str
         check_logql('{job="logmetrics", kind="warning"}', event_schema)
     with pytest.raises(AssertionError):
         check_logql('{job="logmetrics"} | json | line_format "{{.latency}}"', event_schema)
+
+
+def test_the_demo_runs_out_of_the_box_and_feeds_the_tailer(compose: dict[str, Any]) -> None:
+    """`docker compose up` alone lights the dashboards up: the demo needs no profile, and writes
+    to a volume the tailer reads (read-only) under the folder its glob covers."""
+    demo = compose["services"]["demo"]
+    assert "profiles" not in demo
+    assert demo["command"][:2] == ["demo", "/demo-logs"]
+    volume = next(v.split(":")[0] for v in demo["volumes"] if v.split(":")[1] == "/demo-logs")
+    tail_mounts = [v for v in compose["services"]["logmetrics"]["volumes"] if v.startswith(volume + ":")]
+    assert tail_mounts and tail_mounts[0].endswith(":ro")
+    target = tail_mounts[0].split(":")[1]
+    paths = compose["services"]["logmetrics"]["environment"]["LOGMETRICS_PATHS"]
+    assert "/logs/**/*.log" in paths and target.startswith("/logs/")
