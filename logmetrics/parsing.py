@@ -23,9 +23,9 @@ from typing import Any
 from .conversions import DurationError, format_ts, parse_ts
 from .definitions import ClassifyRule, Definition, load_definitions
 from .envelopes import Envelope, strip_ansi, unwrap
-from .patterns import CompiledPattern, normalise_level, parse_logfmt
+from .patterns import CompiledPattern, normalise_level
 
-__all__ = ["Engine", "Stats", "Stream", "normalise_level", "parse_logfmt"]
+__all__ = ["Engine", "Stats", "Stream"]
 
 Event = dict[str, Any]
 UNKNOWN = "unknown"
