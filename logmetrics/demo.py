@@ -727,24 +727,7 @@ def _deepchat_chat(story: Story, phase: Phase, progress: float, when: datetime, 
                 ),
             )
         )
-    out += [
-        Line("ollama", when, gin_line(when, 200, ns, GATEWAY_IP, "POST", "/api/chat"), "request:200"),
-        Line(
-            "nginx_access",
-            _tick(when, 1),
-            nginx_access_line(
-                _tick(when, 1),
-                client,
-                "POST",
-                "/api/chat",
-                200,
-                rng.randint(900, 9000),
-                DEEPCHAT_UA,
-                seconds + 0.001,
-            ),
-            "request:200",
-        ),
-    ]
+    out += _proxied_ok(when, ns, client, "/api/chat", rng.randint(900, 9000), DEEPCHAT_UA, seconds + 0.001)
     if phase == "slow" and seconds > 30:
         out.append(
             Line(
@@ -823,21 +806,18 @@ def _script_call(story: Story, phase: Phase, progress: float, when: datetime, mo
                 ),
             ]
     ns = _gin_ns(rng, seconds)
+    return _proxied_ok(when, ns, client, path, rng.randint(300, 40000), SCRIPT_UA, ns / NS + 0.0005)
+
+
+def _proxied_ok(when: datetime, ns: int, client: str, path: str, size: int, agent: str,
+                request_time: float) -> list[Line]:
+    """A POST that went through nginx to Ollama and succeeded: Ollama's GIN line, then nginx's a ms later."""
     return [
         Line("ollama", when, gin_line(when, 200, ns, GATEWAY_IP, "POST", path), "request:200"),
         Line(
             "nginx_access",
             _tick(when, 1),
-            nginx_access_line(
-                _tick(when, 1),
-                client,
-                "POST",
-                path,
-                200,
-                rng.randint(300, 40000),
-                SCRIPT_UA,
-                ns / NS + 0.0005,
-            ),
+            nginx_access_line(_tick(when, 1), client, "POST", path, 200, size, agent, request_time),
             "request:200",
         ),
     ]
