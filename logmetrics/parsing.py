@@ -73,14 +73,17 @@ _LEAD_LEVEL = re.compile(
 _LEVEL_KV = re.compile(r"\blevel=\"?(\w+)")
 
 
-# What the pattern loop unpacks per step: prefilter literals, matcher, builder, the pattern itself.
+# What the pattern loop unpacks per step: up to two prefilter literals (and any more), matcher,
+# builder, the pattern itself.
 _Step = tuple[
+    str | None,
     str | None,
     tuple[str, ...],
     Callable[[str], "re.Match[str] | None"] | None,
     Callable[["re.Match[str] | None", str], "Event | None"],
     CompiledPattern,
 ]
+_Order = dict[str, tuple[_Step, ...]]  # a line's first character → the steps that can match it
 
 
 class Stream:
@@ -245,10 +248,16 @@ class Stream:
     def _parse(self, text: str, env: Envelope | None) -> Event:
         eng = self._engine
         ev: Event | None = None
-        for first, literals, search, build, cp in self._order:
+        order = self._order
+        steps = order.get(text[:1])
+        if steps is None:
+            steps = order[""]
+        for first, second, more, search, build, cp in steps:
             if first is not None and first not in text:
                 continue
-            if literals and not all(lit in text for lit in literals):
+            if second is not None and second not in text:
+                continue
+            if more and not all(lit in text for lit in more):
                 continue
             if search is not None:
                 m = search(text)
@@ -345,7 +354,7 @@ class Engine:
             rules.extend(d.classify)
         self.apps = tuple(self._by_app)
         self._fallbacks = tuple(fallbacks)
-        self._orders: dict[str | None, tuple[_Step, ...]] = {}
+        self._orders: dict[str | None, _Order] = {}
         # Case-sensitive on purpose: an IGNORECASE alternation scans ~15x slower, and a phrase
         # is written the way the program prints it (list both spellings where both occur).
         self._rules = {r.contains: r for r in rules}
@@ -366,15 +375,22 @@ class Engine:
         s = self.stream(file)
         return s.feed(lines) + s.flush()
 
-    def order_for(self, app: str | None) -> tuple[_Step, ...]:
-        """Patterns in the order a stream of `app` tries them: its own, every other app's, the fallbacks."""
+    def order_for(self, app: str | None) -> _Order:
+        """Patterns in the order a stream of `app` tries them: its own, every other app's, the fallbacks;
+        by a line's first character, leaving out the anchored patterns that cannot start with it."""
         order = self._orders.get(app)
         if order is None:
             first = self._by_app.get(app or "", [])
             rest = [cp for a, cps in self._by_app.items() if a != app for cp in cps]
-            order = self._orders[app] = tuple(
-                (cp.first, cp.literals, cp.search, cp.build, cp) for cp in (*first, *rest, *self._fallbacks)
+            cps = (*first, *rest, *self._fallbacks)
+            steps = tuple(
+                (cp.first, cp.literals[0] if cp.literals else None, cp.literals[1:], cp.search, cp.build, cp)
+                for cp in cps
             )
+            # Every ASCII first character gets its own list; any other line (and "") tries them all.
+            order = {chr(c): tuple(st for st in steps if st[5].may_start(chr(c))) for c in range(128)}
+            order[""] = steps
+            self._orders[app] = order
         return order
 
     def patterns(self, app: str) -> list[CompiledPattern]:

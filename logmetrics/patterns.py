@@ -9,6 +9,7 @@ contains identifiers we produce and string constants passed through `repr`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ from .conversions import TsCache, duration_ms, go_ms, iso_converter, parse_ts
 from .definitions import Pattern
 from .events import INT_KEYS, KIND_KEYS
 
-__all__ = ["CompiledPattern", "normalise_level", "parse_logfmt"]
+__all__ = ["CompiledPattern", "can_start_with", "normalise_level", "parse_logfmt"]
 
 Event = dict[str, Any]
 Converter = Callable[[Any], Any] | None
@@ -61,11 +62,13 @@ def unquote(v: str) -> str:
 
 
 def parse_logfmt(text: str) -> dict[str, str]:
-    """`key=value key2="quoted value"` pairs; the first occurrence of a key wins."""
+    """`key=value key2="quoted value"` pairs; the first non-empty occurrence of a key wins."""
     out: dict[str, str] = {}
     for k, v in _LOGFMT.findall(text):
-        if k not in out:
-            out[k] = unquote(v) if v[:1] == '"' else v
+        if v[:1] == '"':
+            v = unquote(v)
+        if v and k not in out:
+            out[k] = v
     return out
 
 
@@ -126,10 +129,104 @@ def _converter(key: str, unit: str, ts_format: str, now: Callable[[], float]) ->
     return None
 
 
+# --- which first characters an anchored regex admits ---------------------------------------
+# The engine dispatches on a line's first character: a pattern anchored at `^` whose regex
+# cannot start with that character is never tried. The answer must be a superset (it may say
+# yes wrongly, never no wrongly), so anything not understood below answers yes.
+
+_CATEGORY_RX = {
+    "CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W",
+}
+
+
+def _in_class(items: list[tuple[Any, Any]], c: str) -> bool:
+    negate = False
+    hit = False
+    for op, av in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            hit = hit or chr(av) == c
+        elif name == "RANGE":
+            hit = hit or av[0] <= ord(c) <= av[1]
+        elif name == "CATEGORY" and str(av) in _CATEGORY_RX:
+            hit = hit or re.match(_CATEGORY_RX[str(av)], c) is not None
+        else:
+            return True  # not understood: may match
+    return hit != negate
+
+
+def _starts(items: list[tuple[Any, Any]], c: str) -> tuple[bool, bool]:
+    """(can this sequence's match start with `c`, can it match the empty string)."""
+    for op, av in items:
+        name = str(op)
+        if name == "AT" or name in ("ASSERT", "ASSERT_NOT"):
+            continue  # zero-width: the next item decides
+        if name == "LITERAL":
+            ok, nullable = chr(av) == c, False
+        elif name == "NOT_LITERAL":
+            ok, nullable = chr(av) != c, False
+        elif name == "IN":
+            ok, nullable = _in_class(av, c), False
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            ok, nullable = _starts(list(av[2]), c)
+            nullable = nullable or av[0] == 0
+        elif name == "SUBPATTERN":
+            if av[1]:  # flags switched on inside the group (IGNORECASE, …)
+                return True, False
+            ok, nullable = _starts(list(av[3]), c)
+        elif name == "ATOMIC_GROUP":
+            ok, nullable = _starts(list(av), c)
+        elif name == "BRANCH":
+            results = [_starts(list(alt), c) for alt in av[1]]
+            ok, nullable = any(r[0] for r in results), any(r[1] for r in results)
+        else:  # ANY, back-references, conditionals, …
+            return True, False
+        if ok:
+            return True, nullable
+        if not nullable:
+            return False, False
+    return False, True
+
+
+def can_start_with(regex: str, c: str) -> bool:
+    """Whether `re.match(regex, line)` can succeed on a line whose first character is `c`."""
+    if len(c) == 1 and ord(c) < 128:
+        return c in ascii_starts(regex)
+    return _can_start(regex, c)
+
+
+@functools.lru_cache(maxsize=1024)
+def ascii_starts(regex: str) -> frozenset[str]:
+    """The ASCII characters a match of `regex` (at a line's start) may begin with; computed once per regex."""
+    return frozenset(chr(i) for i in range(128) if _can_start(regex, chr(i)))
+
+
+def _can_start(regex: str, c: str) -> bool:
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        parsed = _parsed(regex, _parser)
+        if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
+            return True
+        ok, nullable = _starts(list(parsed), c)
+        return ok or nullable
+    except Exception:  # an internal parser that changed: no restriction, never a wrong "no"
+        return True
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(regex: str, parser: Any) -> Any:
+    return parser.parse(regex)
+
+
 class CompiledPattern:
     """A pattern flattened into what the hot loop touches: prefilter literals, a matcher, a builder."""
 
-    __slots__ = ("app", "build", "first", "kind", "literals", "name", "search", "source", "sticky")
+    __slots__ = ("anchored", "app", "build", "first", "kind", "literals", "name", "regex", "search", "source",
+                 "sticky")
 
     def __init__(self, app: str, p: Pattern, sticky: bool, now: Callable[[], float]) -> None:
         self.app = app
@@ -139,6 +236,8 @@ class CompiledPattern:
         self.first = p.contains[0] if p.contains else None
         self.literals = tuple(p.contains[1:])
         groups: list[str | None] = []
+        self.regex = p.regex
+        self.anchored = bool(p.regex and p.regex.startswith("^"))
         if p.regex:
             rx = re.compile(p.regex)
             # An anchored pattern needs one attempt at position 0, not a scan.
@@ -150,6 +249,10 @@ class CompiledPattern:
         else:
             self.search = None
         self.source, self.build = _generate(app, p, groups, now)
+
+    def may_start(self, c: str) -> bool:
+        """False only when this pattern cannot match a line starting with `c` (the engine skips it)."""
+        return not self.anchored or self.regex is None or can_start_with(self.regex, c)
 
 
 def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], float]
@@ -202,7 +305,21 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
         ns["body_conv"] = {k: _converter(k, p.units.get(k, "ms"), "auto", now) for k in set(ns["alias"].values())}
         src = "text" if body_group == "line" else f"({var[body_group]} or '')"
         if p.logfmt is not None:
-            lines.append(f"    body = parse_logfmt({src})")
+            # The pairs straight from the regex: only the values an alias wants are unquoted.
+            # The first non-empty occurrence of a key wins, as in `parse_logfmt`.
+            ns["findall"], ns["unquote"] = _LOGFMT.findall, unquote
+            lines += [
+                f"    for a, v in findall({src}):",
+                "        key = alias.get(a)",
+                "        if key is None or not v or ev.get(key) is not None:",
+                "            continue",
+                "        if v[0] == '\"':",
+                "            v = unquote(v)",
+                "            if not v:",
+                "                continue",
+                "        c = body_conv[key]",
+                "        ev[key] = v if c is None else c(v)",
+            ]
         else:
             ns["loads"] = __import__("orjson").loads
             lines += [
@@ -213,7 +330,8 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
                 "    if type(body) is not dict:",
                 "        return None",
             ]
-        lines += [
+        if p.json_body is not None:
+            lines += [
             "    for a, v in body.items():",
             "        key = alias.get(a)",
             "        if key is None or v is None or v == '' or type(v) is dict or type(v) is list:",
@@ -221,7 +339,7 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
             "        if ev.get(key) is None:",
             "            c = body_conv[key]",
             "            ev[key] = v if c is None else c(v)",
-        ]
+            ]
     for k, v in p.set.items():
         lines.append(f"    if ev.get({k!r}) is None: ev[{k!r}] = {v!r}")
     # Defaults by kind: a request needs its status; levels and messages are never missing.

@@ -140,3 +140,19 @@ def test_canonical_iso_fast_path_checks_every_character() -> None:
     assert parse_ts("2024-06-02T18:43:45.634Z") == "2024-06-02T18:43:45.634Z"
     assert parse_ts("2024-06-02T18:43:45.\x0034Z") is None  # the same shortcut in parse_ts itself
     assert parse_ts("2024-06-02T18:43:45.\x0034Z", "iso") is None
+
+
+@given(st.integers(0, 10_000), st.integers(0, 13), st.integers(0, 32), st.integers(0, 24), st.integers(0, 60),
+       st.integers(0, 60))
+def test_utc_second_calendar_check_agrees_with_datetime(y: int, mo: int, d: int, h: int, mi: int, s: int) -> None:
+    """The UTC fast path validates by hand; it must reject exactly what `datetime` rejects."""
+    from logmetrics import conversions
+
+    stamp = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
+    try:
+        datetime(y, mo, d, h, mi, s)
+        expected: str | None = stamp
+    except ValueError:
+        expected = None
+    conversions._SECOND_CACHE.clear()
+    assert conversions._utc_second(stamp, "Z") == expected

@@ -158,3 +158,64 @@ def test_lines_that_become_empty_after_cleaning(engine: Engine) -> None:
     """A bare CR, or only a colour code: found by the property test after an optimisation."""
     events = engine.parse_lines([b"\r", b"\x1b[0m", b""], "f.log")
     assert [e["line"] for e in events] == ["", "", ""]
+
+
+# --- first-character dispatch: an optimisation that must never change an event ----------------
+
+_TRICKY_REGEXES = [
+    r"^\[GIN\] (?P<ts>\d+)",
+    r"^\s*(?:time=(?P<ts>\S+) )?level=(?P<level>[A-Za-z]+)",
+    r"^(?:llm_load_\w+|llama_\w+|ggml_\w+):",
+    r"^[^a-c\d]x?",
+    r"^(?=ab)a|^b*c",
+    r"^(?>a|b)c",
+    r"^x*+y?",
+    r"^(?:(a)|b)(?(1)c|d)",
+    r"^(?i:abc)",
+    r"^\W\w",
+    r"^(?:)$",
+    r"^.?z",
+    r"^(?P<q>[\"'])\w+(?P=q)",
+    r"^[\s\S]",
+    r"^\D\S",
+]
+
+
+@settings(max_examples=400)
+@given(st.sampled_from(_TRICKY_REGEXES), st.text(alphabet='abcdxyzABC019 \t"\'[]é_:=-', max_size=8))
+def test_first_character_analysis_never_rules_out_a_match(regex: str, text: str) -> None:
+    """`can_start_with` may say yes wrongly, never no wrongly: a wrong no would skip a matching pattern."""
+    import re
+
+    from logmetrics.patterns import can_start_with
+
+    if re.match(regex, text):
+        assert can_start_with(regex, text[:1] or "a") or not text
+
+
+def _full_order_events(lines: list[str]) -> list[dict[str, object]]:
+    """The same engine with the dispatch switched off: every line tries every pattern."""
+
+    class NoDispatch(dict[str, object]):
+        def get(self, key: object, default: object = None) -> object:
+            return None
+
+    engine = Engine(now=lambda: 1_700_000_000.0)
+    for app in (None, *engine.apps):
+        order = engine.order_for(app)
+        engine._orders[app] = NoDispatch({"": order[""]})  # type: ignore[assignment]
+    return engine.parse_lines(lines)
+
+
+def test_first_character_dispatch_gives_the_same_events_as_trying_every_pattern() -> None:
+    import json
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-lines.jsonl"
+    lines = [r.sample.line for r in _SAMPLES]
+    if corpus.exists():
+        lines += [json.loads(x)["line"] for x in corpus.read_text().splitlines() if x.strip()]
+    lines += [" " + x for x in lines[:50]] + ["", "x", "é", "[", "\t[GIN] x"]
+    assert len(lines) > 50
+    engine = Engine(now=lambda: 1_700_000_000.0)
+    assert engine.parse_lines(lines) == _full_order_events(lines)

@@ -9,6 +9,25 @@ from ..config import Settings, load_settings
 from ..definitions import DefinitionError, load_definitions
 from ..parsing import Engine
 
+_M_TRIM_THRESHOLD, _M_TOP_PAD = -1, -2  # glibc mallopt parameters
+
+
+def keep_heap(pad_bytes: int = 64 << 20) -> None:
+    """Stop glibc returning the heap top to the kernel after every batch.
+
+    Each batch frees ~100k small objects, glibc trims the heap, and the next batch
+    grows it again: thousands of brk calls and page faults, ~20% of a replay's time
+    in the kernel. Peak RSS does not change (the pad is reused, not added). No-op off glibc.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_TRIM_THRESHOLD, pad_bytes)
+        libc.mallopt(_M_TOP_PAD, pad_bytes // 4)
+    except (OSError, AttributeError):
+        pass
+
 
 def settings_and_engine(
     parsers: list[Path], config: Path | None, force_app: str | None = None, inherit_ts: bool = False,

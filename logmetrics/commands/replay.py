@@ -21,7 +21,7 @@ from ..config import Settings
 from ..parsing import Engine
 from ..replay import EventFilter, iter_events
 from ..sources import expand_paths
-from .common import settings_and_engine
+from .common import keep_heap, settings_and_engine
 
 _OPT = orjson.OPT_APPEND_NEWLINE
 PROGRESS_MIN_BYTES = 8 << 20  # smaller inputs finish before a bar would help
@@ -82,6 +82,7 @@ def replay_command(
     parsers: list[Path],
     config: Path | None,
 ) -> None:
+    keep_heap()
     # Old files: a line without its own time takes its predecessor's, not today's date.
     settings, engine = settings_and_engine(parsers, config, inherit_ts=True)
     redact = settings.redactor(engine.stats)
