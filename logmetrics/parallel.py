@@ -271,7 +271,7 @@ def run_parallel(
         if res.events_path is not None:
             for out in write_events:
                 with open(res.events_path, "rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 20)
+                    _copy(f, out)
             os.unlink(res.events_path)
 
     with tempfile.TemporaryDirectory(prefix="logmetrics-replay-") as tmpdir:
@@ -286,6 +286,31 @@ def run_parallel(
                     on_bytes(res.owned[1] - res.owned[0] if unit.end is not None else unit.path.stat().st_size)
                 prev = res
     return merged, total
+
+
+def _copy(src: BinaryIO, out: BinaryIO) -> None:
+    """A worker's events file onto the output: in the kernel (sendfile) when the output is a file
+    descriptor, else through a buffer."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd >= 0:
+        out.flush()
+        size = os.fstat(src.fileno()).st_size
+        offset = 0
+        try:
+            while offset < size:
+                sent = os.sendfile(fd, src.fileno(), offset, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+            return
+        except OSError:
+            if offset:
+                raise
+            # sendfile not supported for this pair: fall through, nothing written yet
+    shutil.copyfileobj(src, out, 1 << 20)
 
 
 def _join(res: UnitResult, prev: UnitResult, unit: Unit, definitions: list[Definition], settings: Settings,

@@ -83,3 +83,22 @@ def test_emit_and_filters_in_parallel(seam_log: Path, tmp_path: Path) -> None:
     parallel = replay([*args, "--emit", str(tmp_path / "b.jsonl")], 4, tmp_path, 10_000)
     assert parallel == single
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_events_file_copy_in_the_kernel_and_through_a_buffer(tmp_path: Path) -> None:
+    """A worker's events reach a real file descriptor by sendfile, anything else by a buffer; both whole."""
+    import io
+
+    from logmetrics.parallel import _copy
+
+    data = b"".join(b'{"n":%d}\n' % i for i in range(200_000))
+    src = tmp_path / "unit.jsonl"
+    src.write_bytes(data)
+    with open(tmp_path / "out.jsonl", "wb") as out, open(src, "rb") as f:
+        out.write(b"head\n")  # buffered bytes written before the copy must stay in front
+        _copy(f, out)
+    assert (tmp_path / "out.jsonl").read_bytes() == b"head\n" + data
+    buf = io.BytesIO()
+    with open(src, "rb") as f:
+        _copy(f, buf)
+    assert buf.getvalue() == data
