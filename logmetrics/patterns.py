@@ -18,7 +18,7 @@ from .conversions import TsCache, duration_ms, go_ms, iso_converter, parse_ts
 from .definitions import Pattern
 from .events import INT_KEYS, KIND_KEYS
 
-__all__ = ["CompiledPattern", "can_start_with", "normalise_level", "parse_logfmt"]
+__all__ = ["CompiledPattern", "can_start_with", "normalise_level", "parse_logfmt", "required_groups"]
 
 Event = dict[str, Any]
 Converter = Callable[[Any], Any] | None
@@ -222,6 +222,34 @@ def _parsed(regex: str, parser: Any) -> Any:
     return parser.parse(regex)
 
 
+def required_groups(regex: str) -> frozenset[str]:
+    """Named groups that take part in every match (not under `?`, `*`, `|`, a lookaround or a
+    conditional): their builder code skips the None checks. Anything not understood: none."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        parsed = _parsed(regex, _parser)
+        names = {i: n for n, i in parsed.state.groupdict.items()}
+        found: set[str] = set()
+
+        def walk(items: list[tuple[Any, Any]]) -> None:
+            for op, av in items:
+                name = str(op)
+                if name == "SUBPATTERN":
+                    if av[0] in names:
+                        found.add(names[av[0]])
+                    walk(list(av[3]))
+                elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+                    walk(list(av[2]))
+                elif name == "ATOMIC_GROUP":
+                    walk(list(av))
+
+        walk(list(parsed))
+        return frozenset(found)
+    except Exception:  # an internal parser that changed: every group may be missing
+        return frozenset()
+
+
 class CompiledPattern:
     """A pattern flattened into what the hot loop touches: prefilter literals, a matcher, a builder."""
 
@@ -280,14 +308,20 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
         ns[f"c_{key}"] = c
         return f"c_{key}({value})"
 
+    required = required_groups(p.regex) if p.regex else frozenset()
+
+    def value(g: str) -> str:
+        return conv(g, var[g]) if g in required else f"None if {var[g]} is None else {conv(g, var[g])}"
+
     head = {k: "None" for k in ("ts", "level", "msg")}
     for key in head:
         if key in var:
-            head[key] = f"None if {var[key]} is None else {conv(key, var[key])}"
+            head[key] = value(key)
     # One dict literal with every field (a single allocation), then drop the optional groups
     # that did not participate — only when one of them is missing.
     field_groups = [g for g in var if g not in head and g != body_group]
-    items = "".join(f", {g!r}: None if {var[g]} is None else {conv(g, var[g])}" for g in field_groups)
+    items = "".join(f", {g!r}: {value(g)}" for g in field_groups)
+    field_groups = [g for g in field_groups if g not in required]
     lines.append(
         f"    ev = {{'ts': {head['ts']}, 'app': {app!r}, 'kind': {kind!r}, "
         f"'level': {head['level']}, 'msg': {head['msg']}{items}}}"

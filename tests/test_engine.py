@@ -219,3 +219,31 @@ def test_first_character_dispatch_gives_the_same_events_as_trying_every_pattern(
     assert len(lines) > 50
     engine = Engine(now=lambda: 1_700_000_000.0)
     assert engine.parse_lines(lines) == _full_order_events(lines)
+
+
+@settings(max_examples=400)
+@given(st.sampled_from([*_TRICKY_REGEXES, r"(?P<a>x)?(?P<b>y)", r"(?:(?P<a>x)|y)(?P<b>z)+", r"(?P<a>x){0,2}(?P<b>q)"]),
+       st.text(alphabet="abcdxyzqABC019 \t\"'[]_:=-", max_size=8))
+def test_required_groups_take_part_in_every_match(regex: str, text: str) -> None:
+    """Builders skip the None checks for these groups: each must be set whenever the regex matches."""
+    import re
+
+    from logmetrics.patterns import required_groups
+
+    m = re.search(regex, text)
+    if m is not None:
+        for name in required_groups(regex):
+            assert m.group(name) is not None, name
+
+
+def test_required_groups_of_the_builtin_patterns_are_set_on_their_samples() -> None:
+    from logmetrics.patterns import required_groups
+
+    for app in (*_ENGINE.apps, "generic"):
+        for cp in _ENGINE.patterns(app):
+            if cp.search is None or cp.regex is None:
+                continue
+            for r in _SAMPLES:
+                m = cp.search(r.sample.line)
+                if m is not None:
+                    assert all(m.group(g) is not None for g in required_groups(cp.regex)), (cp.name, r.sample.line)
