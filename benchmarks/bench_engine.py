@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from logmetrics.commands.common import keep_heap
 from logmetrics.events import validate_event
 from logmetrics.parsing import Engine, Stats
 from logmetrics.sources import open_log, read_batches
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("--file", type=Path, default=None)
     ap.add_argument("--validated", action="store_true", help="also time pydantic validation of every event")
     a = ap.parse_args()
+    keep_heap()  # as the CLI does
     path = a.file or ROOT / "bench-data" / f"mixed-{a.lines}.log"
     ensure_file(path, a.lines)
     timed("read only", path, "read")

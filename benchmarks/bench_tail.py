@@ -31,6 +31,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from logmetrics.commands.common import keep_heap  # noqa: E402
 from logmetrics.output import EventOutput  # noqa: E402
 from logmetrics.parsing import Engine  # noqa: E402
 from logmetrics.tailing import Tailer  # noqa: E402
@@ -173,6 +174,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of the latency run")
     ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "latency", "output"])
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    keep_heap(16 << 20)  # as `logmetrics run` does
     args = ap.parse_args()
     if args.child:
         throughput_child(*args.child)

@@ -138,6 +138,7 @@ _CATEGORY_RX = {
     "CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
     "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W",
 }
+_ASCII = frozenset(chr(i) for i in range(128))
 
 
 def _in_class(items: list[tuple[Any, Any]], c: str) -> bool:
@@ -158,63 +159,64 @@ def _in_class(items: list[tuple[Any, Any]], c: str) -> bool:
     return hit != negate
 
 
-def _starts(items: list[tuple[Any, Any]], c: str) -> tuple[bool, bool]:
-    """(can this sequence's match start with `c`, can it match the empty string)."""
+def _firsts(items: list[tuple[Any, Any]], chars: frozenset[str]) -> tuple[frozenset[str], bool]:
+    """Which of `chars` this sequence's match can start with, and whether it can match the empty string."""
+    found: set[str] = set()
     for op, av in items:
         name = str(op)
         if name == "AT" or name in ("ASSERT", "ASSERT_NOT"):
             continue  # zero-width: the next item decides
         if name == "LITERAL":
-            ok, nullable = chr(av) == c, False
+            got, nullable = chars & {chr(av)}, False
         elif name == "NOT_LITERAL":
-            ok, nullable = chr(av) != c, False
+            got, nullable = chars - {chr(av)}, False
         elif name == "IN":
-            ok, nullable = _in_class(av, c), False
+            got, nullable = frozenset(c for c in chars if _in_class(av, c)), False
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            ok, nullable = _starts(list(av[2]), c)
+            got, nullable = _firsts(list(av[2]), chars)
             nullable = nullable or av[0] == 0
         elif name == "SUBPATTERN":
             if av[1]:  # flags switched on inside the group (IGNORECASE, …)
-                return True, False
-            ok, nullable = _starts(list(av[3]), c)
+                return chars, False
+            got, nullable = _firsts(list(av[3]), chars)
         elif name == "ATOMIC_GROUP":
-            ok, nullable = _starts(list(av), c)
+            got, nullable = _firsts(list(av), chars)
         elif name == "BRANCH":
-            results = [_starts(list(alt), c) for alt in av[1]]
-            ok, nullable = any(r[0] for r in results), any(r[1] for r in results)
+            results = [_firsts(list(alt), chars) for alt in av[1]]
+            got = frozenset().union(*(r[0] for r in results))
+            nullable = any(r[1] for r in results)
         else:  # ANY, back-references, conditionals, …
-            return True, False
-        if ok:
-            return True, nullable
+            return chars, False
+        found |= got
         if not nullable:
-            return False, False
-    return False, True
+            return frozenset(found), False
+    return frozenset(found), True
 
 
 def can_start_with(regex: str, c: str) -> bool:
     """Whether `re.match(regex, line)` can succeed on a line whose first character is `c`."""
     if len(c) == 1 and ord(c) < 128:
         return c in ascii_starts(regex)
-    return _can_start(regex, c)
+    return c in _first_chars(regex, frozenset(c))
 
 
 @functools.lru_cache(maxsize=1024)
 def ascii_starts(regex: str) -> frozenset[str]:
     """The ASCII characters a match of `regex` (at a line's start) may begin with; computed once per regex."""
-    return frozenset(chr(i) for i in range(128) if _can_start(regex, chr(i)))
+    return _first_chars(regex, _ASCII)
 
 
-def _can_start(regex: str, c: str) -> bool:
+def _first_chars(regex: str, chars: frozenset[str]) -> frozenset[str]:
     try:
         from re import _parser  # type: ignore[attr-defined]
 
         parsed = _parsed(regex, _parser)
         if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
-            return True
-        ok, nullable = _starts(list(parsed), c)
-        return ok or nullable
+            return chars
+        found, nullable = _firsts(list(parsed), chars)
+        return chars if nullable else found
     except Exception:  # an internal parser that changed: no restriction, never a wrong "no"
-        return True
+        return chars
 
 
 @functools.lru_cache(maxsize=64)

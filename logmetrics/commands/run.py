@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import ConfigError, Settings
 from ..parsing import Stats
-from .common import settings_and_engine
+from .common import keep_heap, settings_and_engine
 
 Event = dict[str, Any]
 
@@ -61,6 +61,8 @@ def _raise_fd_limit() -> None:
 def run_command(*, paths: list[str] | None, output: str | None, positions: str | None, listen: str | None,
                 start_at: str | None, poll: bool | None, parsers: list[Path], config: Path | None) -> None:
     from prometheus_client import CollectorRegistry
+
+    keep_heap(16 << 20)  # a daemon: keep less of a burst's heap than a replay does
 
     from ..metrics import MetricsSink
     from ..output import EventOutput
