@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOGMETRICS = str(Path(sys.executable).with_name("logmetrics"))
 PROMTAIL_LINES_PER_S = 85_000
+MTAIL_WHERE_PROMTAIL_WAS_MEASURED = 158_000  # the figures come from one machine
 
 
 def ensure(path: Path, lines: int) -> None:
@@ -85,6 +86,11 @@ def main() -> int:
     rows.append(("replay --format events > /dev/null",
                  f"{n / ev_wall:,.0f} lines/s = {n / ev_wall / PROMTAIL_LINES_PER_S:.2f}x Promtail's ~85k "
                  f"(target >= {bar:,})", n / ev_wall >= bar))
+    if mtail:
+        # The ~85k was measured where mtail did ~158k; scaled by this machine's mtail, for reference only.
+        scaled = PROMTAIL_LINES_PER_S * (n / mtail_wall) / MTAIL_WHERE_PROMTAIL_WAS_MEASURED
+        rows.append(("  (reference: Promtail scaled by mtail)",
+                     f"~{scaled:,.0f} lines/s here -> {n / ev_wall / scaled:.2f}x (not a target)", True))
     rows.append(("replay --format events peak RSS", f"{ev_rss:.0f} MB (target <= 100 MB)", ev_rss <= 100))
 
     help_wall, _ = median_of([LOGMETRICS, "--help"], max(a.runs, 5))

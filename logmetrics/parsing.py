@@ -73,17 +73,44 @@ _LEAD_LEVEL = re.compile(
 _LEVEL_KV = re.compile(r"\blevel=\"?(\w+)")
 
 
-# What the pattern loop unpacks per step: up to two prefilter literals (and any more), matcher,
-# builder, the pattern itself.
-_Step = tuple[
-    str | None,
-    str | None,
-    tuple[str, ...],
-    Callable[[str], "re.Match[str] | None"] | None,
-    Callable[["re.Match[str] | None", str], "Event | None"],
-    CompiledPattern,
-]
-_Order = dict[str, tuple[_Step, ...]]  # a line's first character → the steps that can match it
+# A line's first character → a function trying, in order, the patterns that can match a line
+# starting with it; it returns the event and the pattern that gave it, or (None, None).
+_Matcher = Callable[[str], "tuple[Event | None, CompiledPattern | None]"]
+_Order = dict[str, _Matcher]
+
+
+def _compile_matcher(cps: tuple[CompiledPattern, ...]) -> _Matcher:
+    """One straight-line function for a sequence of patterns: the prefilters, matcher and builder
+    of each inlined in order, so the hot loop pays no per-step unpacking or None tests.
+    The code holds only names we generate; literals go through `repr`."""
+    ns: dict[str, Any] = {"_ERRS": (ValueError, DurationError)}
+    lines = ["def match(text):"]
+    for i, cp in enumerate(cps):
+        ns[f"P{i}"], ns[f"B{i}"] = cp, cp.build
+        tests = [f"{lit!r} in text" for lit in (cp.first, *cp.literals) if lit is not None]
+        pad = "    "
+        if tests:
+            lines.append(f"    if {' and '.join(tests)}:")
+            pad = "        "
+        if cp.search is not None:
+            ns[f"S{i}"] = cp.search
+            lines += [f"{pad}m = S{i}(text)", f"{pad}if m is not None:"]
+            pad += "    "
+            arg = "m"
+        else:
+            arg = "None"
+        lines += [
+            f"{pad}try:",
+            f"{pad}    ev = B{i}({arg}, text)",
+            f"{pad}except _ERRS:  # a captured value that does not convert: not this pattern",
+            f"{pad}    ev = None",
+            f"{pad}if ev is not None:",
+            f"{pad}    return ev, P{i}",
+        ]
+    lines.append("    return None, None")
+    exec(compile("\n".join(lines) + "\n", "<patterns>", "exec"), ns)
+    matcher: _Matcher = ns["match"]
+    return matcher
 
 
 class Stream:
@@ -247,37 +274,18 @@ class Stream:
 
     def _parse(self, text: str, env: Envelope | None) -> Event:
         eng = self._engine
-        ev: Event | None = None
         order = self._order
-        steps = order.get(text[:1])
-        if steps is None:
-            steps = order[""]
-        for first, second, more, search, build, cp in steps:
-            if first is not None and first not in text:
-                continue
-            if second is not None and second not in text:
-                continue
-            if more and not all(lit in text for lit in more):
-                continue
-            if search is not None:
-                m = search(text)
-                if m is None:
-                    continue
-            else:
-                m = None
-            try:
-                ev = build(m, text)
-            except (ValueError, DurationError):  # a captured value that does not convert: not this pattern
-                continue
-            if ev is None:
-                continue
+        match = order.get(text[:1])
+        if match is None:
+            match = order[""]
+        ev, cp = match(text)
+        if cp is not None:
             if cp.sticky:
                 if cp.app != self._sticky:
                     self._sticky = cp.app
                     self._order = eng.order_for(cp.app)
             else:
                 ev["app"] = self._app_for(env)
-            break
         if ev is None:
             ev = eng.fallback(text)
             app = ev["app"] = self._app_for(env)
@@ -355,6 +363,7 @@ class Engine:
         self.apps = tuple(self._by_app)
         self._fallbacks = tuple(fallbacks)
         self._orders: dict[str | None, _Order] = {}
+        self._matchers: dict[tuple[int, ...], _Matcher] = {}  # by the patterns' identities
         # Case-sensitive on purpose: an IGNORECASE alternation scans ~15x slower, and a phrase
         # is written the way the program prints it (list both spellings where both occur).
         self._rules = {r.contains: r for r in rules}
@@ -383,15 +392,19 @@ class Engine:
             first = self._by_app.get(app or "", [])
             rest = [cp for a, cps in self._by_app.items() if a != app for cp in cps]
             cps = (*first, *rest, *self._fallbacks)
-            steps = tuple(
-                (cp.first, cp.literals[0] if cp.literals else None, cp.literals[1:], cp.search, cp.build, cp)
-                for cp in cps
-            )
-            # Every ASCII first character gets its own list; any other line (and "") tries them all.
-            order = {chr(c): tuple(st for st in steps if st[5].may_start(chr(c))) for c in range(128)}
-            order[""] = steps
+            # Every ASCII first character gets its own matcher; any other line (and "") tries them all.
+            order = {"": self._matcher(cps)}
+            for c in map(chr, range(128)):
+                order[c] = self._matcher(tuple(cp for cp in cps if cp.may_start(c)))
             self._orders[app] = order
         return order
+
+    def _matcher(self, cps: tuple[CompiledPattern, ...]) -> _Matcher:
+        key = tuple(map(id, cps))
+        found = self._matchers.get(key)
+        if found is None:
+            found = self._matchers[key] = _compile_matcher(cps)
+        return found
 
     def patterns(self, app: str) -> list[CompiledPattern]:
         """One app's compiled patterns, in their definition's order (fallbacks under their own name)."""
