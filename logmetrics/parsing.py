@@ -279,14 +279,14 @@ class Stream:
         if match is None:
             match = order[""]
         ev, cp = match(text)
-        if cp is not None:
+        if ev is not None and cp is not None:
             if cp.sticky:
                 if cp.app != self._sticky:
                     self._sticky = cp.app
                     self._order = eng.order_for(cp.app)
             else:
                 ev["app"] = self._app_for(env)
-        if ev is None:
+        else:
             ev = eng.fallback(text)
             app = ev["app"] = self._app_for(env)
             eng.stats.unrecognized[app] += 1
