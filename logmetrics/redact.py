@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +66,7 @@ _SKIP_KEYS = frozenset({"ts", "ts_source", "app", "kind", "level", "file", "stre
 # Letters from rarest to most common in real LLM-service logs (shared/corpus): a trigger is gated
 # by its rarest character, looked for with `in` (memchr: near free when absent).
 _RARITY = "jqzyxwkb_hfvudgcpmnrialsote"
+_SHORT = 6  # shorter literals are gated
 
 _Live = list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]]]
 
@@ -80,19 +80,23 @@ class Redactor:
                        re.compile(r.confirm).search if r.confirm else None) for r in rules]
         self.stats = stats if stats is not None else Stats()
         # The probe: every rule's trigger literals, checked with `in` on the lowercased line. Most
-        # lines hold none, so the probe is what every event pays: triggers sharing a prefix (ghp_,
-        # gho_, … github_pat_) are looked for by that prefix, and each trigger is gated by its
-        # rarest character. A rule without triggers (a user's) runs on every event.
-        heads = Counter(t[:2] for r in rules for t in r.triggers)
-        probe: dict[str, set[int]] = {}
+        # lines hold none, so the probe is what every event pays. A long literal is scanned fast
+        # (the search skips ahead by its length); a short one (`sk-`, `key`, `ghp_`) is scanned
+        # only when its rarest character is in the line (a memchr). A rule without triggers (a
+        # user's) runs on every event.
+        direct: dict[str, set[int]] = {}
+        gated: dict[str, dict[str, set[int]]] = {}
         for i, r in enumerate(rules):
             for t in r.triggers:
-                probe.setdefault(t[:2] if heads[t[:2]] >= 3 else t, set()).add(i)
-        gates: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
-        for t, idx in sorted(probe.items()):
-            anchor = min(t, key=lambda c: _RARITY.find(c) if c in _RARITY else 100)
-            gates.setdefault(anchor, []).append((t, tuple(sorted(idx))))
-        self._gates = tuple((a, tuple(ts)) for a, ts in gates.items())
+                rare = [c for c in t if c in _RARITY]
+                if len(t) >= _SHORT or not rare:
+                    direct.setdefault(t, set()).add(i)
+                else:
+                    anchor = min(rare, key=_RARITY.index)
+                    gated.setdefault(anchor, {}).setdefault(t, set()).add(i)
+        self._direct = tuple((t, tuple(sorted(idx))) for t, idx in sorted(direct.items()))
+        self._gates = tuple((a, tuple((t, tuple(sorted(idx))) for t, idx in sorted(ts.items())))
+                            for a, ts in sorted(gated.items()))
         self._always = tuple(i for i, r in enumerate(rules) if not r.triggers)
         self._active = bool(rules)
 
@@ -125,7 +129,7 @@ class Redactor:
     def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self._active:
             return events
-        gates, always = self._gates, self._always
+        direct, gates, always = self._direct, self._gates, self._always
         for ev in events:
             line = ev["line"]
             lowered = line.lower()
@@ -133,6 +137,12 @@ class Redactor:
             if msg is not line and msg not in line:
                 lowered += "\n" + msg.lower()
             candidates: set[int] | None = None
+            for t, idx in direct:
+                if t in lowered:
+                    if candidates is None:
+                        candidates = set(idx)
+                    else:
+                        candidates.update(idx)
             for anchor, triggers in gates:
                 if anchor in lowered:
                     for t, idx in triggers:
