@@ -192,7 +192,8 @@ def run_chunk(engine: Engine, unit: Unit, settings: Settings, on_events: Callabl
         elif begin > 0:  # warm up: learn the state, count and emit nothing
             engine.stats = Stats()
             w0 = _line_start(f, max(0, begin - WARMUP_BYTES))
-            stream.feed([ln for off, _, ln in _lines_from(f, w0, engine.max_line, Stats()) if off < begin])
+            warm = itertools.takewhile(lambda x: x[0] < begin, _lines_from(f, w0, engine.max_line, Stats()))
+            stream.feed([ln for _, _, ln in warm])  # only the lines before the chunk, not the rest of the file
             stream.restore(*stream.state()[:2])
             engine.stats = rest_stats
         pos = begin if start_at is None else max(start_at, begin)
