@@ -373,6 +373,7 @@ class Engine:
             else None
         )
         self._hints: dict[str, str | None] = {}
+        self._phrases: dict[str, str | None] = {}  # classify: text → the rule phrase in it (None: none)
 
     def stream(self, file: str, *, container: str | None = None, app_hint: str | None = None,
                host: str | None = None) -> Stream:
@@ -451,9 +452,17 @@ class Engine:
         rx = self._rules_rx
         if rx is not None:
             err = ev.get("error")
-            m = rx.search(ev["msg"] if err is None else f"{ev['msg']}\n{err}")
-            if m is not None:
-                rule = self._rules[m.group(0)]
+            text = ev["msg"] if err is None else f"{ev['msg']}\n{err}"
+            # Messages repeat (slog lines differ in their fields, not their msg): remember the phrase.
+            found = self._phrases.get(text, "")
+            if found == "":
+                m = rx.search(text)
+                found = m.group(0) if m is not None else None
+                if len(self._phrases) >= 4096:
+                    self._phrases.clear()
+                self._phrases[text] = found
+            if found is not None:
+                rule = self._rules[found]
                 if rule.kind == "timeout" and ev["kind"] != "timeout":
                     ev["kind"] = "timeout"
                     ev["operation"] = rule.operation
