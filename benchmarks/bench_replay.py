@@ -1,6 +1,6 @@
 """Replay throughput and memory, side by side with mtail on the same 1M-line file.
 
-    .venv/bin/python benchmarks/bench_replay.py [--lines 1000000] [--runs 3] [--file F]
+    .venv/bin/python benchmarks/bench_replay.py [--lines 1000000] [--runs 3] [--file F] [--jobs N]
 
 Generates `bench-data/mixed-<lines>.log` with `benchmarks/gen_mixed.py` when it is
 missing, then times, `--runs` times each:
@@ -67,12 +67,14 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--file", type=Path, default=None, help="use this log instead of the generated one")
+    ap.add_argument("--jobs", type=int, default=None, help="logmetrics worker processes (default: one per core)")
     args = ap.parse_args()
+    jobs = ["--jobs", str(args.jobs)] if args.jobs else []
     path = _ensure_input(args.lines, args.file)
     n = _count_lines(path)
     tools: dict[str, list[str]] = {
-        "logmetrics prom": [LOGMETRICS, "replay", str(path), "--format", "prom", "--no-progress"],
-        "logmetrics events": [LOGMETRICS, "replay", str(path), "--format", "events", "--no-progress"],
+        "logmetrics prom": [LOGMETRICS, "replay", str(path), "--format", "prom", "--no-progress", *jobs],
+        "logmetrics events": [LOGMETRICS, "replay", str(path), "--format", "events", "--no-progress", *jobs],
     }
     mtail = shutil.which("mtail")
     if mtail:
@@ -89,7 +91,8 @@ def main() -> None:
             times.append(t)
             peak = max(peak, rss)
         results[name] = (statistics.median(times), peak)
-    print(f"input: {path} ({n:,} lines, {path.stat().st_size / 1e6:.1f} MB), median of {args.runs} runs")
+    print(f"input: {path} ({n:,} lines, {path.stat().st_size / 1e6:.1f} MB), median of {args.runs} runs, "
+          f"logmetrics {'--jobs ' + str(args.jobs) if args.jobs else 'on every core'}")
     print(f"{'tool':<20} {'seconds':>8} {'lines/s':>12} {'peak RSS':>10}")
     for name, (t, peak) in results.items():
         print(f"{name:<20} {t:>8.2f} {n / t:>12,.0f} {peak / 2**20:>7.1f} MiB")
