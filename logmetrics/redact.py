@@ -94,9 +94,9 @@ class Redactor:
                 else:
                     anchor = min(rare, key=_RARITY.index)
                     gated.setdefault(anchor, {}).setdefault(t, set()).add(i)
-        self._direct = tuple((t, tuple(sorted(idx))) for t, idx in sorted(direct.items()))
+        # Long literals sit behind the empty gate, which every line passes.
         self._gates = tuple((a, tuple((t, tuple(sorted(idx))) for t, idx in sorted(ts.items())))
-                            for a, ts in sorted(gated.items()))
+                            for a, ts in sorted({"": direct, **gated}.items()) if ts)
         self._always = tuple(i for i, r in enumerate(rules) if not r.triggers)
         self._active = bool(rules)
 
@@ -129,7 +129,7 @@ class Redactor:
     def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self._active:
             return events
-        direct, gates, always = self._direct, self._gates, self._always
+        gates, always = self._gates, self._always
         for ev in events:
             line = ev["line"]
             lowered = line.lower()
@@ -137,12 +137,6 @@ class Redactor:
             if msg is not line and msg not in line:
                 lowered += "\n" + msg.lower()
             candidates: set[int] | None = None
-            for t, idx in direct:
-                if t in lowered:
-                    if candidates is None:
-                        candidates = set(idx)
-                    else:
-                        candidates.update(idx)
             for anchor, triggers in gates:
                 if anchor in lowered:
                     for t, idx in triggers:
