@@ -33,7 +33,7 @@ from .config import Settings
 from .definitions import Definition
 from .parsing import Engine, Stats
 from .replay import EventFilter, iter_file_events
-from .sources import describe_file
+from .sources import describe_file, read_batches
 
 __all__ = ["Unit", "plan_units", "run_parallel"]
 
@@ -149,6 +149,19 @@ def _line_start(f: BinaryIO, pos: int) -> int:
     return f.tell()
 
 
+class _Bounded:
+    """A file read only up to a limit (a chunk's end), for `read_batches`."""
+
+    def __init__(self, f: BinaryIO, limit: int) -> None:
+        self._f, self._left = f, limit
+
+    def read(self, n: int = -1, /) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(n) if n > 0 else b""
+        self._left -= len(data)
+        return data
+
+
 def _lines_from(f: BinaryIO, pos: int, max_line: int, stats: Stats) -> Iterator[tuple[int, int, bytes]]:
     """(offset, offset of the next line, line without newline) from `pos`; long lines cut (and counted)."""
     f.seek(pos)
@@ -198,23 +211,30 @@ def run_chunk(engine: Engine, unit: Unit, settings: Settings, on_events: Callabl
             engine.stats = rest_stats
         pos = begin if start_at is None else max(start_at, begin)
         res.overrun = pos
-        batch: list[bytes] = []
-        for off, nxt, line in _lines_from(f, pos, engine.max_line, rest_stats):
-            if off >= stop and not stream.holding:
-                break
-            res.overrun = nxt
-            if with_head and len(res.head) < HEAD_LINES:
+        if with_head:  # the first lines one by one, each with the state before it
+            for off, nxt, line in _lines_from(f, pos, engine.max_line, rest_stats):
+                if off >= stop and not stream.holding:
+                    break
                 before = stream.state()
                 head_stats = engine.stats = redactor.stats = Stats()
                 res.head.append(HeadLine(off, before, redactor(stream.feed([line])), head_stats))
                 engine.stats = redactor.stats = rest_stats
-                continue
-            batch.append(line)
-            if len(batch) >= 2048 or off >= stop:  # past the end: feed line by line until nothing is held
+                res.overrun = nxt
+                if len(res.head) >= HEAD_LINES:
+                    break
+        if res.overrun < stop:  # the body: every line that starts before `stop`, in batches
+            bytes_before = rest_stats.bytes  # counted above, once, as the owned range
+            f.seek(res.overrun)
+            for batch in read_batches(_Bounded(f, stop - res.overrun), rest_stats, engine.max_line):
                 on_events(redactor(stream.feed(batch)))
-                batch = []
-        if batch:
-            on_events(redactor(stream.feed(batch)))
+            rest_stats.bytes = bytes_before
+            res.overrun = stop
+        if stream.holding:  # past the end: line by line while a record or split line is still open
+            for _off, nxt, line in _lines_from(f, res.overrun, engine.max_line, rest_stats):
+                on_events(redactor(stream.feed([line])))
+                res.overrun = nxt
+                if not stream.holding:
+                    break
         if stream.holding:  # the file ended inside a record
             on_events(redactor(stream.flush()))
     res.final = stream.state()[:2]

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from .parsing import Stats
 
@@ -104,7 +104,13 @@ def open_log(path: Path) -> BinaryIO:
     return f
 
 
-def read_batches(f: BinaryIO, stats: Stats, max_line: int = 1 << 20, chunk: int = CHUNK) -> Iterator[list[bytes]]:
+class Readable(Protocol):
+    """What `read_batches` needs of a file: `read(n)`."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+def read_batches(f: Readable, stats: Stats, max_line: int = 1 << 20, chunk: int = CHUNK) -> Iterator[list[bytes]]:
     """Lines without their newline, in batches; a last line without newline is still a line."""
     pending = b""
     skipping = False

@@ -102,3 +102,40 @@ def test_events_file_copy_in_the_kernel_and_through_a_buffer(tmp_path: Path) -> 
     with open(src, "rb") as f:
         _copy(f, buf)
     assert buf.getvalue() == data
+
+
+def _dense_records(path: Path, pad: int) -> list[tuple[int, int]]:
+    """A log where two thirds of the bytes are inside tracebacks; returns their byte spans."""
+    lines: list[str] = []
+    spans: list[tuple[int, int]] = []
+    size = 0
+    for i in range(-pad, 3000):
+        if i % 30 == 29:  # after a line with a time: the record inherits it (no read time to differ)
+            start = size
+            record = ["Traceback (most recent call last):"] + [f'  File "/srv/app/{"m" * 60}{j}.py", line {j}, in run'
+                                                              for j in range(40)] + [f"RuntimeError: {i}"]
+            lines += record
+            size += sum(len(x) + 1 for x in record)
+            spans.append((start, size))
+        line = f'[GIN] 2026/11/03 - 10:{(i // 60) % 60:02d}:{i % 60:02d} | 200 | {i % 97}ms | 10.0.0.1 | GET "/x"'
+        lines.append(line)
+        size += len(line) + 1
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size == size
+    return spans
+
+
+def test_records_across_seams_after_long_chunk_bodies(tmp_path: Path) -> None:
+    """Chunks longer than their head: a traceback that starts in a chunk's body and ends in the next
+    chunk must be one event, as in one process (the end-of-chunk check once saw a stale state)."""
+    inside = 0
+    for pad in (0, 9, 17, 23):
+        log = tmp_path / f"dense{pad}.log"
+        spans = _dense_records(log, pad)
+        units = plan_units([log], 2, 100_000)
+        assert len(units) == 4
+        inside += sum(any(a < u.start < b for a, b in spans) for u in units)
+        single = replay([str(log), "--format", "events"], 1, tmp_path, 100_000)
+        parallel = replay([str(log), "--format", "events"], 2, tmp_path, 100_000)
+        assert parallel == single, pad
+    assert inside >= 3  # the seams do land inside records
