@@ -115,12 +115,12 @@ def unwrap(line: str, now: Callable[[], float] | None = None) -> Envelope | None
     c0 = line[0]
     if c0 == "{" and '"log"' in line:
         env = _docker(line)
-    elif c0.isdigit() and line[4:5] == "-" and (line.find(" stdout ", 0, 48) > 0 or line.find(" stderr ", 0, 48) > 0):
+    elif c0.isdigit() and line[4:5] == "-" and " std" in line[:48]:  # CRI: `<time> stdout|stderr F|P …`
         env = _cri(line)
     text = env.text if env is not None else line
     if text and (
         (text[0].isupper() and text[3:4] == " " and text[6:7] == " ")
-        or (text[0].isdigit() and text[10:11] == "T" and text.find("]: ", 0, 120) > 0)
+        or (text[0].isdigit() and text[10:11] == "T" and "]: " in text[:120])
     ):
         inner = _journald(text, now)
         if inner is not None:
@@ -131,7 +131,7 @@ def unwrap(line: str, now: Callable[[], float] | None = None) -> Envelope | None
         if pm is not None:
             env = _merge(env, Envelope(text[pm.end():], "prefix", ts=parse_ts(pm.group(1), "iso")))
             text = env.text
-    bar = text.find("|", 0, 80)
+    bar = text.find("|", 0, 80) if "|" in text else -1
     if bar > 0 and text[0] != "[" and (text[bar - 1] == " " or text[bar + 1: bar + 2] == " "):
         inner = _compose(text)
         if inner is not None:

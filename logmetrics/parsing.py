@@ -191,7 +191,7 @@ class Stream:
                 # Only a line starting like an envelope can be one (`{`, a digit, a capital for
                 # syslog, or a compose `name |`): skip the call for the rest.
                 c0 = text[:1]  # "" when the line was only "\r" or an escape sequence
-                if c0 in _ENVELOPE_START or (c0 != "[" and text.find("|", 0, 80) > 0):
+                if c0 in _ENVELOPE_START or (c0 != "[" and "|" in text and text.find("|", 0, 80) > 0):
                     env = unwrap(text, eng.now)
                 else:
                     env = None

@@ -90,11 +90,14 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
 _ALIAS_TO_KEY = {alias: key for key, aliases in reversed(KEY_ALIASES.items()) for alias in aliases}
 
 
-def _duration_value(raw: str, unit: str) -> float:
+def _duration_value(unit: str) -> Callable[[Any], float]:
     """A body's duration: with a unit suffix (`1245.67ms`) a Go duration, else a number in `unit`."""
-    if raw[-1:].isalpha():
-        return go_ms(raw)
-    return duration_ms(raw.strip().strip('"'), unit)
+    def convert(v: Any) -> float:
+        raw = v if type(v) is str else str(v)
+        if raw[-1:].isalpha():
+            return go_ms(raw)
+        return duration_ms(raw.strip().strip('"'), unit)
+    return convert
 
 
 def _strip_query(v: str) -> str:
@@ -121,7 +124,7 @@ def _converter(key: str, unit: str, ts_format: str, now: Callable[[], float]) ->
     if key.endswith("_ms"):
         if unit == "go":
             return go_ms
-        return lambda v: _duration_value(str(v), unit)
+        return _duration_value(unit)
     if key == "tokens_per_s":
         return float
     if key == "path":
@@ -379,26 +382,35 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
     for k, v in p.set.items():
         lines.append(f"    if ev.get({k!r}) is None: ev[{k!r}] = {v!r}")
     # Defaults by kind: a request needs its status; levels and messages are never missing.
+    # What only this pattern's own groups can set is known here: where a key cannot be missing
+    # (a required group) or cannot be present (no group, no body, no constant), test nothing.
+    def fixed(key: str) -> str:
+        """'set' (always there), 'unset' (never there) or '' (decided per line)."""
+        if body_group is not None or key in p.set:
+            return ""
+        if key not in var:
+            return "unset"
+        return "set" if key in required and key not in ("level", "msg", "ts") else ""
+
+    def default(key: str, value_lines: list[str]) -> list[str]:
+        if fixed(key) == "unset":
+            return [x[4:] for x in value_lines]
+        return [f"    if ev[{key!r}] is None:", *value_lines]
+
     if kind == "request":
-        lines += [
-            "    st = ev.get('status')",
-            "    if st is None:",
-            "        return None",
-            "    if ev['level'] is None:",
-            f"        ev['level'] = {p.level!r}" if p.level else
-            "        ev['level'] = 'error' if st >= 500 else 'warn' if st >= 400 else 'info'",
-            "    if ev['msg'] is None:",
-            "        method = ev.get('method')",
-            "        ev['msg'] = f\"{method} {ev.get('path')} {st}\" if method else str(st)",
-        ]
+        st = ["    st = ev['status']"] if fixed("status") == "set" else [
+            "    st = ev.get('status')", "    if st is None:", "        return None"]
+        method = "g_method" if fixed("method") == "set" else "ev.get('method')"
+        path = "ev['path']" if fixed("path") == "set" else "ev.get('path')"
+        lines += st
+        lines += default("level", [f"        ev['level'] = {p.level!r}" if p.level else
+                                   "        ev['level'] = 'error' if st >= 500 else 'warn' if st >= 400 else 'info'"])
+        lines += default("msg", [f"        method = {method}",
+                                 f"        ev['msg'] = f\"{{method}} {{{path}}} {{st}}\" if method else str(st)"])
     else:
         default_level = p.level or ("error" if kind in ("error", "timeout") else "info")
-        lines += [
-            "    if ev['level'] is None:",
-            f"        ev['level'] = {default_level!r}",
-            "    if ev['msg'] is None:",
-            "        ev['msg'] = text",
-        ]
+        lines += default("level", [f"        ev['level'] = {default_level!r}"])
+        lines += default("msg", ["        ev['msg'] = text"])
         if kind == "error":
             lines += ["    if ev.get('error') is None:", "        ev['error'] = ev['msg']"]
     lines.append("    return ev")
