@@ -244,7 +244,9 @@ def run_chunk(engine: Engine, unit: Unit, settings: Settings, on_events: Callabl
 def _work(unit: Unit) -> UnitResult:
     settings: Settings = _W["settings"]
     flt: EventFilter = _W["flt"]
-    engine = Engine(_W["definitions"], max_line=settings.max_line_bytes, inherit_ts=True)
+    engine = _W.get("engine")
+    if engine is None:  # one per worker: its compiled patterns and caches serve every unit
+        engine = _W["engine"] = Engine(_W["definitions"], max_line=settings.max_line_bytes, inherit_ts=True)
     stats = Stats()
     sink, observe = make_sink(_W["fmt"], settings, stats)
     out: BinaryIO | None = None
