@@ -46,6 +46,14 @@ class Stats:
     files_watched: int = 0  # gauge (live tailer)
     read_lag_bytes: int = 0  # gauge (live tailer)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Parallel replay sends one Stats per head line back to the parent: only what is non-zero.
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self.__dict__.update(state)
+
     def merge(self, other: Stats) -> None:
         """Add another worker's counters (gauges are the live tailer's own and are not merged)."""
         self.lines += other.lines
