@@ -263,14 +263,15 @@ def iso_converter() -> Callable[[str], str | None]:
     valid: dict[str, bool] = {}
 
     def convert(v: str) -> str | None:
-        if _looks_canonical(v):
+        if len(v) == 24 and v[23] == "Z" and v[19] == "." and v[10] == "T":  # _looks_canonical, inlined
             sec = v[:19]
             ok = valid.get(sec)
             if ok is None:
                 if len(valid) >= _CACHE_MAX:
                     valid.clear()
                 ok = valid[sec] = _utc_second(sec, "") is not None
-            return v if ok and _ascii_digits(v[20:23]) else None
+            ms = v[20:23]
+            return v if ok and ms.isdigit() and ms.isascii() else None
         return cache[v]
 
     return convert

@@ -307,6 +307,13 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
     def conv(key: str, value: str) -> str:
         if key == "path":
             return f"{value}.partition('?')[0]"  # no Python frame for the query-string strip
+        # A regex group is always a string: call the string function itself, not its wrapper.
+        if key == "level":
+            ns["normalise_level"] = normalise_level
+            return f"normalise_level({value})"
+        if key == "msg":
+            ns["unquote"] = unquote
+            return f"unquote({value})"
         c = _converter(key, p.units.get(key, "ms"), p.ts_format, now)
         if c is None:
             return value
