@@ -249,13 +249,7 @@ class TsCache(dict[str, str | None]):
         self.fmt = fmt
 
     def __missing__(self, text: str) -> str | None:
-        if self.fmt == "go" and len(text) == 21 and text[10:13] == " - " and text[4] == text[7] == "/" \
-                and text[15] == text[18] == ":":
-            # Gin's `2026/11/03 - 10:00:00`, a new second every few lines: straight to the calendar check.
-            sec = _utc_second(f"{text[0:4]}-{text[5:7]}-{text[8:10]}T{text[13:21]}", "")
-            out = None if sec is None else sec + ".000Z"
-        else:
-            out = _parse_ts(text, self.fmt, None)
+        out = _parse_ts(text, self.fmt, None)
         if len(self) >= _CACHE_MAX:
             self.clear()
         self[text] = out

@@ -156,14 +156,3 @@ def test_utc_second_calendar_check_agrees_with_datetime(y: int, mo: int, d: int,
         expected = None
     conversions._SECOND_CACHE.clear()
     assert conversions._utc_second(stamp, "Z") == expected
-
-
-@given(st.text(alphabet="0123456789/ -:٣x", min_size=21, max_size=21)
-       | st.builds(lambda y, mo, d, h, mi, s: f"{y:04d}/{mo:02d}/{d:02d} - {h:02d}:{mi:02d}:{s:02d}",
-                   st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
-                   st.integers(0, 61), st.integers(0, 61)))
-def test_gin_stamp_fast_path_agrees_with_the_parser(text: str) -> None:
-    """The cache's shortcut for Gin's `YYYY/MM/DD - HH:MM:SS` must give what the general parser gives."""
-    from logmetrics.conversions import TsCache, _parse_ts
-
-    assert TsCache("go")[text] == _parse_ts(text, "go", None)
