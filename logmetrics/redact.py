@@ -98,6 +98,7 @@ class Redactor:
         self._gates = tuple((a, tuple((t, tuple(sorted(idx))) for t, idx in sorted(ts.items())))
                             for a, ts in sorted({"": direct, **gated}.items()) if ts)
         self._always = tuple(i for i, r in enumerate(rules) if not r.triggers)
+        self._any = _probe_function(self._gates)
         self._active = bool(rules)
 
     @classmethod
@@ -129,13 +130,15 @@ class Redactor:
     def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self._active:
             return events
-        gates, always = self._gates, self._always
+        gates, always, probe = self._gates, self._always, self._any
         for ev in events:
             line = ev["line"]
             lowered = line.lower()
             msg = ev["msg"]
             if msg is not line and msg not in line:
                 lowered += "\n" + msg.lower()
+            if not always and not probe(lowered):
+                continue  # the common case, decided by one generated expression
             candidates: set[int] | None = None
             for anchor, triggers in gates:
                 if anchor in lowered:
@@ -157,6 +160,20 @@ class Redactor:
                     # Secrets are counted once, on `line`; msg/error/path repeat parts of it.
                     ev[k] = self._sub(v, k == "line", live)
         return events
+
+
+def _probe_function(gates: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]
+                    ) -> Callable[[str], bool]:
+    """`any trigger in s`, as one generated boolean expression: no loop, no unpacking per line
+    (the literals go through `repr`; the code holds nothing else from outside)."""
+    terms = []
+    for anchor, triggers in gates:
+        alts = " or ".join(f"{t!r} in s" for t, _ in triggers)
+        terms.append(f"({alts})" if not anchor else f"({anchor!r} in s and ({alts}))")
+    ns: dict[str, Any] = {}
+    exec(f"def probe(s):\n    return {' or '.join(terms) or 'False'}\n", ns)
+    probe: Callable[[str], bool] = ns["probe"]
+    return probe
 
 
 def _mask(m: re.Match[str], marker: str) -> str:
