@@ -297,7 +297,7 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
     """
     kind = p.kind
     body_group = p.logfmt if p.logfmt is not None else p.json_body
-    ns: dict[str, Any] = {"parse_logfmt": parse_logfmt}
+    ns: dict[str, Any] = {}
     var = {g: f"g_{g}" for g in groups if g}
     lines = ["def build(m, text):"]
     if groups:
