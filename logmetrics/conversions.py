@@ -45,6 +45,11 @@ _UNIT_NS = {
 }
 # Unit suffix of a one-unit Go duration → the exponent that turns its number into ms.
 _SUFFIX_EXP = {"ms": "", "µs": "e-3", "μs": "e-3", "us": "e-3", "ns": "e-6"}
+# A bare number in `unit`: its nanoseconds, the exponent that makes it ms, and how many decimals
+# still give whole nanoseconds (the integer route truncates below a nanosecond).
+_UNIT_SCALE = {"ms": 1_000_000, "s": 1_000_000_000, "auto": 1_000_000_000, "us": 1_000, "ns": 1}
+_UNIT_EXP = {"ms": "", "s": "e3", "auto": "e3", "us": "e-3", "ns": "e-6"}
+_EXACT_FRAC = {"ms": 6, "s": 9, "auto": 9, "us": 3, "ns": 0}
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
@@ -103,9 +108,15 @@ def duration_ms(text: str, unit: str = "go") -> float:
             if exp is not None and num[:1].isdigit() and num.replace(".", "", 1).isdigit():
                 return float(num + exp)
         return go_duration_ns(s) / 1_000_000
-    scale = {"ms": 1_000_000, "s": 1_000_000_000, "auto": 1_000_000_000, "us": 1_000, "ns": 1}.get(unit)
+    scale = _UNIT_SCALE.get(unit)
     if scale is None:
         raise DurationError(f"unknown duration unit {unit!r}")
+    whole, _, frac = s.partition(".")
+    if whole.isdigit() and s.isascii() and (not frac or frac.isdigit()) \
+            and len(frac) <= _EXACT_FRAC[unit]:
+        # A plain non-negative decimal whose ns are whole: float() of it, scaled by the exponent,
+        # is the same correctly rounded value as the integer route below.
+        return float(s + _UNIT_EXP[unit])
     sign = -1 if s.startswith("-") else 1
     body = s.lstrip("+-")
     if not body or not body.replace(".", "", 1).isdigit():
@@ -176,6 +187,9 @@ _SECOND_CACHE: dict[tuple[str, str], str | None] = {}
 # (text, format) -> result: lines within one second share their stamp (GIN, nginx, syslog).
 _TS_CACHE: dict[tuple[str, str], str | None] = {}
 _CACHE_MAX = 8_192
+# 'YYYY-MM-DDTHH:MM:' (UTC) -> whether that minute exists: the calendar checked once per minute.
+_MINUTE_OK: dict[str, bool] = {}
+_UTC_NAMES = ("Z", "z", "UTC")
 
 
 _SECOND_SHAPE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -191,13 +205,29 @@ def _ascii_digits(s: str) -> bool:
 
 
 def _utc_second(local: str, offset: str) -> str | None:
+    if len(local) == 19 and (not offset or offset in _UTC_NAMES):
+        # A miss here happens once per second of log; lines of one minute share the checked part
+        # (shape, calendar, hour, minute), so only the seconds are looked at per second.
+        minute = local[:17]
+        ok = _MINUTE_OK.get(minute)
+        if ok is None:
+            ok = _checked_second(minute + "00", "") is not None
+            if len(_MINUTE_OK) >= _CACHE_MAX:
+                _MINUTE_OK.clear()
+            _MINUTE_OK[minute] = ok
+        sec = local[17:19]
+        return local if ok and sec.isdecimal() and int(sec) < 60 else None
+    return _checked_second(local, offset)
+
+
+def _checked_second(local: str, offset: str) -> str | None:
     key = (local, offset)
     hit = _SECOND_CACHE.get(key, "")
     if hit != "":
         return hit
     if len(local) != 19 or _SECOND_SHAPE.fullmatch(local) is None:
         return None
-    if not offset or offset in ("Z", "z", "UTC"):
+    if not offset or offset in _UTC_NAMES:
         # Already UTC and in our shape: only the calendar to check (datetime + strftime cost ~4x more).
         y, mo, d = int(local[0:4]), int(local[5:7]), int(local[8:10])
         ok = (y >= 1 and 1 <= mo <= 12 and 1 <= d <= _month_days(y, mo) and int(local[11:13]) < 24
@@ -210,11 +240,10 @@ def _utc_second(local: str, offset: str) -> str | None:
     try:
         dt = datetime(int(local[0:4]), int(local[5:7]), int(local[8:10]),
                       int(local[11:13]), int(local[14:16]), int(local[17:19]))
-        if offset and offset not in ("Z", "z", "UTC"):
-            sign = -1 if offset[0] == "-" else 1
-            digits = offset[1:].replace(":", "")
-            minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) >= 4 else 0)
-            dt -= timedelta(minutes=sign * minutes)
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) >= 4 else 0)
+        dt -= timedelta(minutes=sign * minutes)
         out: str | None = dt.strftime("%Y-%m-%dT%H:%M:%S")
     except ValueError:
         out = None
@@ -349,6 +378,9 @@ def _parse_ts(text: str, fmt: str, now: float | None) -> str | None:
         y, mo, d, h, mi, sec_, frac, off = m.groups()
         return _assemble(y, mo, d, h, mi, sec_, frac, off or "")
     if fmt == "go":
+        if len(s) == 21 and s[4] == "/" and s[7] == "/" and s[10:13] == " - ":  # GIN's exact shape
+            sec = _utc_second(f"{s[:4]}-{s[5:7]}-{s[8:10]}T{s[13:]}", "")
+            return None if sec is None else sec + ".000Z"
         m = _GO.match(s)
         if m is None:
             return None

@@ -1,10 +1,10 @@
 """Secret redaction: tokens, API keys and URL passwords never leave the process.
 
 Applied to every event before any sink writes it (JSON lines, replay output).
-A cheap probe of literal triggers (`in` on the lowercased line, each gated by
-its rarest character) decides whether a line can hold anything at all — most
-lines do not, and a regex alternation over them costs several times more; only
-then are the matching rules applied, to every string value of the event.
+A cheap probe of literal triggers (`in` on the lowercased line; triggers that
+share a rare character are looked for only when it is there) says which rules
+can apply at all — for most lines none, and a regex alternation over them costs
+several times more; only those rules run, on every string value of the event.
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ PROMPT_RULE = Rule("prompt", r"\bprompt=(?P<secret>\"[^\"\\]*(?:\\.[^\"\\]*)*\"|
 _SKIP_KEYS = frozenset({"ts", "ts_source", "app", "kind", "level", "file", "stream"})
 
 
-# Letters from rarest to most common in real LLM-service logs (shared/corpus): a trigger is gated
-# by its rarest character, looked for with `in` (memchr: near free when absent).
-_RARITY = "jqzyxwkb_hfvudgcpmnrialsote"
-_SHORT = 6  # shorter literals are gated
+# Characters in fewer than about a third of real LLM-service log lines (shared/corpus, samples), rarest
+# first ('z' is common: timestamps end in Z). A trigger is looked for only when such a character it
+# shares with other triggers is in the line (`in`, a memchr: near free when absent).
+_RARE = "jqyxkw_zb"
 
-_Live = list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]]]
+_Candidate = tuple[str, re.Pattern[str], Callable[[re.Match[str]], str], Callable[[str], Any] | None]
 
 
 class Redactor:
@@ -76,29 +76,17 @@ class Redactor:
 
     def __init__(self, rules: Iterable[Rule] = BUILTIN_RULES, stats: Stats | None = None) -> None:
         rules = list(rules)
-        self.rules = [(r.name, r.compile(), functools.partial(_mask, marker=r.marker), r.triggers,
-                       re.compile(r.confirm).search if r.confirm else None) for r in rules]
+        self.rules: list[_Candidate] = [
+            (r.name, r.compile(), functools.partial(_mask, marker=r.marker),
+             re.compile(r.confirm).search if r.confirm else None) for r in rules]
         self.stats = stats if stats is not None else Stats()
-        # The probe: every rule's trigger literals, checked with `in` on the lowercased line. Most
-        # lines hold none, so the probe is what every event pays. A long literal is scanned fast
-        # (the search skips ahead by its length); a short one (`sk-`, `key`, `ghp_`) is scanned
-        # only when its rarest character is in the line (a memchr). A rule without triggers (a
-        # user's) runs on every event.
-        direct: dict[str, set[int]] = {}
-        gated: dict[str, dict[str, set[int]]] = {}
-        for i, r in enumerate(rules):
-            for t in r.triggers:
-                rare = [c for c in t if c in _RARITY]
-                if len(t) >= _SHORT or not rare:
-                    direct.setdefault(t, set()).add(i)
-                else:
-                    anchor = min(rare, key=_RARITY.index)
-                    gated.setdefault(anchor, {}).setdefault(t, set()).add(i)
-        # Long literals sit behind the empty gate, which every line passes.
-        self._gates = tuple((a, tuple((t, tuple(sorted(idx))) for t, idx in sorted(ts.items())))
-                            for a, ts in sorted({"": direct, **gated}.items()) if ts)
-        self._always = tuple(i for i, r in enumerate(rules) if not r.triggers)
-        self._any = _probe_function(self._gates)
+        # The probe: every rule's trigger literals, looked for in the lowercased line; it returns the
+        # rules that may apply as bits (0, the common case: none). A rule without triggers (a
+        # user's) always applies.
+        self._always = sum(1 << i for i, r in enumerate(rules) if not r.triggers)
+        self._probe = _probe_function([(t, i) for i, r in enumerate(rules) for t in r.triggers])
+        self._candidates: dict[int, list[_Candidate]] = {}
+        self._msg_bits: dict[str, int] = {}
         self._active = bool(rules)
 
     @classmethod
@@ -113,13 +101,15 @@ class Redactor:
             rules.append(PROMPT_RULE)
         return cls(rules, stats)
 
-    def _live(self, lowered: str, candidates: set[int]) -> _Live:
+    def _live(self, lowered: str, bits: int) -> list[_Candidate]:
         """The candidate rules (in rule order) whose confirmation, if any, is found too."""
-        return [(name, rx, mask) for i, (name, rx, mask, _triggers, confirm) in enumerate(self.rules)
-                if i in candidates and (confirm is None or confirm(lowered))]
+        cands = self._candidates.get(bits)
+        if cands is None:
+            cands = self._candidates[bits] = [r for i, r in enumerate(self.rules) if bits >> i & 1]
+        return [c for c in cands if c[3] is None or c[3](lowered)]
 
-    def _sub(self, text: str, count: bool, live: _Live) -> str:
-        for name, rx, mask in live:
+    def _sub(self, text: str, count: bool, live: list[_Candidate]) -> str:
+        for name, rx, mask, _confirm in live:
             new, n = rx.subn(mask, text)
             if n:
                 text = new
@@ -130,29 +120,26 @@ class Redactor:
     def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self._active:
             return events
-        gates, always, probe = self._gates, self._always, self._any
+        always, probe, seen = self._always, self._probe, self._msg_bits
         for ev in events:
             line = ev["line"]
             lowered = line.lower()
+            bits = probe(lowered) | always
             msg = ev["msg"]
             if msg is not line and msg not in line:
-                lowered += "\n" + msg.lower()
-            if not always and not probe(lowered):
-                continue  # the common case, decided by one generated expression
-            candidates: set[int] | None = None
-            for anchor, triggers in gates:
-                if anchor in lowered:
-                    for t, idx in triggers:
-                        if t in lowered:
-                            if candidates is None:
-                                candidates = set(idx)
-                            else:
-                                candidates.update(idx)
-            if always:
-                candidates = set(always) if candidates is None else candidates | set(always)
-            if candidates is None:
-                continue
-            live = self._live(lowered, candidates)
+                # A message made from parts of the line (`GET /api/tags 200`): messages repeat, so
+                # their own probe is remembered.
+                mb = seen.get(msg)
+                if mb is None:
+                    if len(seen) >= 4096:
+                        seen.clear()
+                    mb = seen[msg] = probe(msg.lower())
+                if mb:
+                    bits |= mb
+                    lowered += "\n" + msg.lower()
+            if not bits:
+                continue  # the common case
+            live = self._live(lowered, bits)
             if not live:
                 continue
             for k, v in ev.items():
@@ -162,17 +149,61 @@ class Redactor:
         return events
 
 
-def _probe_function(gates: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]
-                    ) -> Callable[[str], bool]:
-    """`any trigger in s`, as one generated boolean expression: no loop, no unpacking per line
-    (the literals go through `repr`; the code holds nothing else from outside)."""
-    terms = []
-    for anchor, triggers in gates:
-        alts = " or ".join(f"{t!r} in s" for t, _ in triggers)
-        terms.append(f"({alts})" if not anchor else f"({anchor!r} in s and ({alts}))")
+def _gate(trigger: str, triggers: list[str]) -> str:
+    """The rare character `trigger` is looked for behind: the one most other triggers share
+    (one memchr then answers for all of them), the rarer on a tie; "" for none (looked for directly)."""
+    rare = [c for c in dict.fromkeys(trigger) if c in _RARE]
+    if not rare:
+        return ""
+    return max(rare, key=lambda c: (sum(c in t for t in triggers), -_RARE.index(c)))
+
+
+def _probe_function(triggers: list[tuple[str, int]]) -> Callable[[str], int]:
+    """A generated `s -> bits of the rules whose triggers are in s`: straight-line `in` tests, the
+    triggers that share a rare character behind one test of it, those that also share their first
+    two characters behind one test of those (the literals go through `repr`; the code holds nothing
+    else from outside)."""
+    names = [t for t, _ in triggers]
+    gates: dict[str, dict[str, int]] = {}  # gate ("": none) -> trigger -> bits of its rules
+    for t, i in triggers:
+        members = gates.setdefault(_gate(t, names), {})
+        members[t] = members.get(t, 0) | 1 << i
+    groups: dict[str, dict[str, dict[str, int]]] = {}  # gate -> shared prefix ("": none) -> trigger -> bits
+    for g, members in sorted(gates.items()):
+        if g and len(members) == 1:  # a gate that answers for one trigger only costs a test
+            groups.setdefault("", {}).setdefault("", {}).update(members)
+            continue
+        prefixes: dict[str, dict[str, int]] = {}
+        for t, bits in sorted(members.items()):
+            prefixes.setdefault(t[:2], {})[t] = bits
+        for pre, ts in prefixes.items():
+            key = pre if len(ts) > 1 and len(pre) == 2 else ""
+            groups.setdefault(g, {}).setdefault(key, {}).update(ts)
+    lines = ["def probe(s):", "    c = 0"]
+
+    def tests(ts: dict[str, int], pad: str) -> None:
+        by_bits: dict[int, list[str]] = {}
+        for t, bits in sorted(ts.items()):
+            by_bits.setdefault(bits, []).append(t)
+        for bits, same in sorted(by_bits.items()):
+            lines.append(f"{pad}if {' or '.join(f'{t!r} in s' for t in same)}:")
+            lines.append(f"{pad}    c |= {bits}")
+
+    for g, by in sorted(groups.items()):
+        pad = "    "
+        if g:
+            lines.append(f"    if {g!r} in s:")
+            pad = "        "
+        for pre, ts in sorted(by.items()):
+            if pre:
+                lines.append(f"{pad}if {pre!r} in s:")
+                tests(ts, pad + "    ")
+            else:
+                tests(ts, pad)
+    lines.append("    return c")
     ns: dict[str, Any] = {}
-    exec(f"def probe(s):\n    return {' or '.join(terms) or 'False'}\n", ns)
-    probe: Callable[[str], bool] = ns["probe"]
+    exec("\n".join(lines) + "\n", ns)
+    probe: Callable[[str], int] = ns["probe"]
     return probe
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from logmetrics.conversions import (
@@ -155,4 +155,39 @@ def test_utc_second_calendar_check_agrees_with_datetime(y: int, mo: int, d: int,
     except ValueError:
         expected = None
     conversions._SECOND_CACHE.clear()
+    conversions._MINUTE_OK.clear()
     assert conversions._utc_second(stamp, "Z") == expected
+    assert conversions._utc_second(stamp, "") == expected  # again, from the minute's cached check
+    other_s = (s + 7) % 60  # another second of the same minute, after the minute was checked
+    try:
+        datetime(y, mo, d, h, mi, other_s)
+        other_ok = True
+    except ValueError:
+        other_ok = False
+    assert (conversions._utc_second(f"{stamp[:17]}{other_s:02d}", "Z") is not None) == other_ok
+
+
+@given(st.datetimes(), st.integers(0, 20), st.sampled_from("0123456789/:- T.xZ\u0663\u00b2"), st.booleans())
+def test_gin_stamp_shortcut_agrees_with_the_regex_path(dt: datetime, at: int, char: str, mutate: bool) -> None:
+    """`YYYY/MM/DD - HH:MM:SS` skips the regex; it must convert (or refuse) exactly as the regex path does."""
+    from logmetrics import conversions
+
+    text = dt.strftime("%Y/%m/%d - %H:%M:%S")
+    if mutate:
+        text = text[:at] + char + text[at + 1:]
+    stripped = text.strip().strip('"')
+    m = conversions._GO.match(stripped)
+    expected = None if m is None else conversions._assemble(*m.groups(), "")
+    assert parse_ts(text, "go") == expected
+
+
+@given(st.from_regex(r"[0-9]{1,14}(\.[0-9]{0,12})?", fullmatch=True), st.sampled_from(["ms", "s", "us", "ns", "auto"]))
+@example("1.0000001", "ms")  # one decimal past a whole nanosecond, in each unit
+@example("1.0000000001", "s")
+@example("1.0001", "us")
+@example("1.5", "ns")
+def test_bare_number_shortcut_is_the_exact_integer_route(text: str, unit: str) -> None:
+    """`float(text + exponent)` is only taken where it equals the whole-nanosecond integer route."""
+    from logmetrics import conversions
+
+    assert duration_ms(text, unit) == conversions._decimal_ns(text, conversions._UNIT_SCALE[unit]) / 1_000_000
