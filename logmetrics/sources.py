@@ -21,9 +21,10 @@ from .parsing import Stats
 
 __all__ = ["SourceError", "SourceFile", "describe_file", "expand_paths", "is_log_name", "open_log", "read_batches"]
 
-# ~2.5k lines a batch: big enough to amortise per-call costs, small enough that a batch's events
-# and their JSON stay ~10 MB (1 MiB batches cost ~45 MB more peak RSS and are no faster).
-CHUNK = 256 * 1024
+# ~150 lines a batch: a batch's events (and their JSON) stay in the CPU's cache from parsing through
+# redaction to output. 256 KiB batches (~2.5k events, a few MB) were ~10% slower end to end, from
+# cache misses alone (benchmarks/compare.py); below ~16 KiB per-batch costs start to show.
+CHUNK = 16 * 1024
 # What a log file is called, when a folder is walked (explicit file arguments are always read).
 _LOG_NAME = re.compile(r"(\.(log|txt|out|err|jsonl|journal)(\.\d+)?|\.\d+)(\.gz)?$|^[^.]+$", re.I)
 # Files that sit beside container logs and look like logs by name, but are not.
@@ -115,7 +116,8 @@ def read_batches(f: Readable, stats: Stats, max_line: int = 1 << 20, chunk: int 
     pending = b""
     skipping = False
     while True:
-        data = f.read(chunk)
+        # A line longer than a chunk: read as much again as is pending, so joining stays linear.
+        data = f.read(max(chunk, len(pending)))
         if not data:
             break
         stats.bytes += len(data)

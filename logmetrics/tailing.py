@@ -15,10 +15,11 @@ until it has been idle `drain_idle` seconds, then closed. A file that shrank
 below the read offset, or whose first bytes changed, was truncated in place
 (copytruncate) and is read again from 0.
 
-Nothing is buffered without bound: reads are `CHUNK`-sized, a line longer than
-the engine's `max_line` is cut there (and counted) and the rest skipped to its
-newline; a partial last line waits for its newline (and is emitted as a line
-when its file is rotated away and drained).
+Nothing is buffered without bound: reads are `CHUNK`-sized (as big as a pending
+partial line, when that is longer), a line longer than the engine's `max_line`
+is cut there (and counted) and the rest skipped to its newline; a partial last
+line waits for its newline (and is emitted as a line when its file is rotated
+away and drained).
 
 Positions (see positions.py) record, per file, the first byte not yet turned
 into a *written* event: they advance only after the output accepted the events
@@ -56,8 +57,8 @@ __all__ = ["CHUNK", "Sink", "Tailer", "watch_roots"]
 Event = dict[str, Any]
 Ident = tuple[int, int]
 
-CHUNK = 256 * 1024  # bytes per read
-CHUNKS_PER_STEP = 8  # per file per step: one busy file cannot starve the others
+CHUNK = 16 * 1024  # bytes per read: ~150 lines, whose events stay in the CPU cache until written
+CHUNKS_PER_STEP = 128  # per file per step (2 MiB): one busy file cannot starve the others
 SUB_BATCH = 32  # lines per engine feed: a crash re-reads < this many lines before a held record
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
 
@@ -666,7 +667,8 @@ class Tailer:
                 self._truncated(t)
             chunks = 0
             while chunks < CHUNKS_PER_STEP:
-                data = os.pread(t.fd, CHUNK, t.read_off)
+                want = max(CHUNK, len(t.pending))  # a long pending line: joining it stays linear
+                data = os.pread(t.fd, want, t.read_off)
                 if not data:
                     break
                 chunks += 1
@@ -674,7 +676,7 @@ class Tailer:
                 t.last_data = now
                 self.stats.bytes += len(data)
                 self._consume(t, data)
-                if len(data) < CHUNK:
+                if len(data) < want:
                     break
             t.size = max(size, t.read_off)
             if chunks:

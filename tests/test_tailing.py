@@ -19,7 +19,7 @@ import pytest
 from logmetrics.output import EventOutput
 from logmetrics.parsing import Engine
 from logmetrics.positions import Position, load_positions, save_positions
-from logmetrics.tailing import CHUNK, Tailer, watch_roots
+from logmetrics.tailing import Tailer, watch_roots
 
 
 class Clock:
@@ -315,7 +315,7 @@ def test_long_line_arriving_in_pieces_is_cut_once(tmp: Path, rig_for: Callable[.
     log = tmp / "logs" / "app.log"
     r = rig_for()
     for _ in range(6):  # 6 × 256 KiB, no newline: the cap is crossed between steps
-        append(log, b"y" * CHUNK)
+        append(log, b"y" * (256 * 1024))
         r.step()
     append(log, b"yyy\nafter\n")
     r.step()
