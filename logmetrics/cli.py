@@ -156,9 +156,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def main() -> None:
     """Console entry point: turn every user error into one line and a non-zero exit."""
-    from .config import ConfigError
-    from .definitions import DefinitionError
-    from .sources import SourceError
+    from .errors import UserError
 
     try:
         app(standalone_mode=False)
@@ -171,7 +169,7 @@ def main() -> None:
         fail("aborted", 130)
     except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
-    except (ConfigError, DefinitionError, SourceError) as e:
+    except UserError as e:
         fail(str(e))
     except BrokenPipeError:
         sys.stderr.close()

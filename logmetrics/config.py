@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .errors import UserError
+
 if TYPE_CHECKING:
     from .parsing import Stats
     from .redact import Redactor
@@ -28,7 +30,7 @@ DEFAULT_BUCKETS: dict[str, list[float]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A setting that cannot be used; the message names the file and key."""
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .conversions import TIMESTAMP_FORMATS
+from .errors import UserError
 from .events import ALL_KEYS, COMMON_KEYS, KIND_KEYS, KINDS, LEVELS
 
 __all__ = [
@@ -36,7 +37,7 @@ _ENGINE_KEYS = frozenset({"app", "kind", "line", "file", "ts_source"})
 _DURATION_KEYS = frozenset(k for k in ALL_KEYS if k.endswith("_ms"))
 
 
-class DefinitionError(ValueError):
+class DefinitionError(UserError):
     """A parser definition that cannot be used; the message names file, pattern and key."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from .errors import UserError
 from .parsing import Stats
 
 __all__ = ["SourceError", "SourceFile", "describe_file", "expand_paths", "is_log_name", "open_log", "read_batches"]
@@ -37,7 +38,7 @@ def is_log_name(name: str) -> bool:
 _CRI_PATH = re.compile(r"(?:^|/)(?P<ns>[^/_]+)_(?P<pod>[^/_]+)_(?P<uid>[0-9a-f-]{8,})/(?P<container>[^/]+)/\d+\.log")
 
 
-class SourceError(ValueError):
+class SourceError(UserError):
     """A path argument that names nothing readable; the message names it."""
 
 

@@ -97,3 +97,15 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_pat
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     proc = run_cli("replay", str(tmp_path), "--format", "events")
     assert proc.returncode == 2 and b"no log files in this folder" in proc.stderr
+
+
+def test_help_imports_no_pipeline() -> None:
+    """`--help` must start fast (issue: ≤ 0.3 s): it may not import pydantic or the engine."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom logmetrics.cli import main\nsys.argv = ['logmetrics', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('pydantic', 'logmetrics.parsing', 'logmetrics.config') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Usage" in out and out.strip().endswith("[]")

@@ -1,0 +1,13 @@
+"""The one error type a user can cause (a bad flag value, setting, parser definition or path).
+
+Its own module so the command line can catch it without importing what raises it:
+`logmetrics --help` must not pay for pydantic.
+"""
+
+from __future__ import annotations
+
+__all__ = ["UserError"]
+
+
+class UserError(ValueError):
+    """A mistake in what the user gave us; the message names the file, key or path and what is wrong."""
