@@ -66,6 +66,7 @@ class Stats:
 _ENVELOPE_START = frozenset("{0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # JSON, timestamps, syslog months
 _TRACEBACK = "Traceback (most recent call last):"
 _ML_STARTS = (_TRACEBACK, "panic: ", "fatal error: ")
+_ML_FIRST = "Tpf"  # their first characters: most lines are ruled out without `startswith`
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Timeout|Warning|Failure)\b|[A-Za-z_][\w.]*: ")
 _GO_FRAME = re.compile(r"[\w./*()\[\]{}-]+\(.*\)$|created by |\[signal |exit status |runtime\.|goroutine ")
 
@@ -84,7 +85,14 @@ _LEVEL_KV = re.compile(r"\blevel=\"?(\w+)")
 # A line's first character → a function trying, in order, the patterns that can match a line
 # starting with it; it returns the event and the pattern that gave it, or (None, None).
 _Matcher = Callable[[str], "tuple[Event | None, CompiledPattern | None]"]
-_Order = dict[str, _Matcher]
+
+
+class _Order(dict[str, _Matcher]):
+    """A matcher per ASCII first character; any other first character (and "") gets the one
+    that tries every pattern."""
+
+    def __missing__(self, first: str) -> _Matcher:
+        return self[""]
 
 
 def _compile_matcher(cps: tuple[CompiledPattern, ...]) -> _Matcher:
@@ -227,7 +235,7 @@ class Stream:
                         append(self._ml_flush())
                     continue
                 append(self._ml_flush())
-            if text.startswith(_ML_STARTS):
+            if text[:1] in _ML_FIRST and text.startswith(_ML_STARTS):
                 self._ml, self._ml_env = [text], env
                 self._ml_kind = "py" if text[0] == "T" else "go"
                 continue
@@ -281,12 +289,8 @@ class Stream:
     # -- one line -----------------------------------------------------------------------
 
     def _parse(self, text: str, env: Envelope | None) -> Event:
+        ev, cp = self._order[text[:1]](text)
         eng = self._engine
-        order = self._order
-        match = order.get(text[:1])
-        if match is None:
-            match = order[""]
-        ev, cp = match(text)
         if ev is not None and cp is not None:
             if cp.sticky:
                 if cp.app != self._sticky:
@@ -402,7 +406,7 @@ class Engine:
             rest = [cp for a, cps in self._by_app.items() if a != app for cp in cps]
             cps = (*first, *rest, *self._fallbacks)
             # Every ASCII first character gets its own matcher; any other line (and "") tries them all.
-            order = {"": self._matcher(cps)}
+            order = _Order({"": self._matcher(cps)})
             for c in map(chr, range(128)):
                 order[c] = self._matcher(tuple(cp for cp in cps if cp.may_start(c)))
             self._orders[app] = order
