@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from .conversions import TsCache, duration_ms, go_ms, iso_converter, parse_ts
 from .definitions import Pattern
 from .events import INT_KEYS, KIND_KEYS
@@ -367,7 +369,7 @@ def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], 
                 "        ev[key] = v if c is None else c(v)",
             ]
         else:
-            ns["loads"] = __import__("orjson").loads
+            ns["loads"] = orjson.loads
             lines += [
                 "    try:",
                 f"        body = loads({src})",
