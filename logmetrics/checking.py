@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from .definitions import Definition, Sample
+from .definitions import Definition, Sample, is_builtin
 from .events import validate_event
+from .linear import MAX_RATIO, adversarial, literals_of, scaling
 from .parsing import Engine
 
-__all__ = ["SampleResult", "run_samples", "slow_patterns", "uncovered_patterns"]
+__all__ = ["SampleResult", "run_samples", "slow_rules", "uncovered_patterns"]
 
 
 @dataclass(frozen=True)
@@ -89,53 +91,72 @@ def uncovered_patterns(engine: Engine) -> list[str]:
     return out
 
 
-def _adversarial(samples: list[str], size: int) -> list[str]:
-    """Lines built to make a badly written regex backtrack: long runs and repeats of its samples."""
-    runs = [c * size for c in ("a", " ", "=", "|", '"', "\\", "0", ".", ":", "/", "-")]
-    out = runs + [r + "!" for r in runs] + [r + "\x00" for r in runs]
-    out += ["a=b " * (size // 4), "[GIN] " + " |" * (size // 2), "time=" + "x" * size]
-    for s in samples[:5]:
-        out += [(s * (size // max(len(s), 1) + 1))[:size], s + "x" * size, s.replace(" ", " " * 200)[:size * 2]]
-        out += [s[:i] + s[i:i + 1] * size for i in range(0, len(s), max(len(s) // 6, 1))]
-    return out
+def _measure_child(fn: Callable[[str], object], hints: list[str], conn: Any) -> None:  # in a forked child
+    result = scaling(fn, lambda n: adversarial(n, hints), small=4_096, large=16_384, screen=1_024)
+    conn.send((result.ratio, result.large_s, result.sample[:60]))
 
 
-def _probe(cp: Any, lines: list[str]) -> None:  # runs in a forked child
-    literals = [x for x in (cp.first, *cp.literals) if x]
-    glue = "".join(literals)
-    for base in lines:
-        # As the engine would: only lines holding the pattern's literals reach its regex.
-        for line in (base, glue + base, base + glue, glue + base + glue):
-            if not all(lit in line for lit in literals):
-                continue
-            m = cp.search(line) if cp.search is not None else None
-            if cp.search is not None and m is None:
-                continue
-            try:
-                cp.build(m, line)
-            except ValueError:
-                pass
-
-
-def slow_patterns(engine: Engine, budget_s: float = 2.0, size: int = 20_000) -> list[str]:
-    """`file: pattern` for every pattern that cannot get through adversarial lines within the budget.
-
-    A catastrophic regex cannot be interrupted inside Python, so each pattern runs in a
-    forked child that is killed when the budget is spent.
-    """
+def _linear_or_why(fn: Callable[[str], object], hints: list[str], deadline_s: float) -> str | None:
+    """None when `fn` is linear on adversarial lines; else why not. In a child: a catastrophic regex
+    cannot be interrupted inside Python, so the child is killed when the deadline passes."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_measure_child, args=(fn, hints, child), daemon=True)
+    proc.start()
+    got = parent.recv() if parent.poll(deadline_s) else None
+    proc.join(1.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    if got is None:
+        return f"takes over {deadline_s:g}s on lines of a few kB (catastrophic backtracking)"
+    ratio, _large_s, sample = got
+    if ratio == float("inf") or ratio >= MAX_RATIO:
+        return (f"not linear: its time grows {ratio:.0f}x when the line grows 4x "
+                f"(e.g. on {sample[:30]!r}…)")
+    return None
+
+
+def slow_rules(engine: Engine, redact_rules: dict[str, str] | None = None, deadline_s: float = 10.0) -> list[str]:
+    """One line per user regex that is not linear in the line's length (built-ins are, by test).
+
+    Parser patterns are measured as the regex alone, then with the event builder (conversions), so
+    the message names the part that is slow.
+    """
     problems = []
     for d in engine.definitions:
-        lines = _adversarial([s.line for s in d.samples], size)
+        if is_builtin(d):
+            continue
+        samples = [s.line for s in d.samples][:5]
         for cp in engine.patterns(d.app):
-            proc = ctx.Process(target=_probe, args=(cp, lines), daemon=True)
-            proc.start()
-            proc.join(budget_s)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-                problems.append(f"{d.source}: pattern {cp.name!r}: key 'regex': backtracks catastrophically "
-                                f"(a {size}-character adversarial line took over {budget_s:g}s)")
+            raw = cp.raw_search
+            if raw is None:
+                continue
+            hints = samples + literals_of(cp.regex or "")
+            why = _linear_or_why(raw, hints, deadline_s)
+            if why is not None:
+                problems.append(f"{d.source}: pattern {cp.name!r}: key 'regex': {why}")
+                continue
+
+            def whole(text: str, cp: Any = cp, raw: Callable[[str], Any] = raw) -> None:
+                m = raw(text)
+                if m is not None:
+                    cp.build(m, text)
+
+            why = _linear_or_why(whole, hints, deadline_s)
+            if why is not None:
+                problems.append(f"{d.source}: pattern {cp.name!r}: converting its groups is {why}")
+    for name, pattern in (redact_rules or {}).items():
+        import regex
+
+        rx = regex.compile(pattern)
+
+        def sub(text: str, rx: Any = rx) -> object:
+            return rx.subn("x", text)
+
+        why = _linear_or_why(sub, literals_of(pattern), deadline_s)
+        if why is not None:
+            problems.append(f"redact_rules.{name}: {why}")
     return problems

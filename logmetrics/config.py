@@ -8,7 +8,6 @@ key: a misspelt setting silently ignored is a setting that does not work.
 from __future__ import annotations
 
 import itertools
-import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from .parsing import Stats
     from .redact import Redactor
+    from .stats import Stats
 
 __all__ = ["DEFAULT_BUCKETS", "ConfigError", "Settings", "load_settings"]
 
@@ -51,6 +50,7 @@ class Settings(BaseModel):
     max_open_files: int = Field(1000, ge=1, description="files kept open; idle ones beyond are closed and watched")
     max_line_bytes: int = Field(1 << 20, ge=1024, description="longer lines are cut and counted")
     label_limit: int = Field(200, ge=1, description="distinct values kept per metric label; the rest become 'other'")
+    series_limit: int = Field(1000, ge=1, description="label sets kept per metric; the rest go to (app, other, ...)")
     buckets: dict[str, list[float]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_BUCKETS.items()})
     replay_split_bytes: int = Field(16 << 20, ge=1, description="replay splits plain files larger than 2x this")
     replay_parallel_min_bytes: int = Field(4 << 20, ge=0, description="smaller replays run in one process")
@@ -62,11 +62,13 @@ class Settings(BaseModel):
     @field_validator("redact_rules")
     @classmethod
     def _rules(cls, v: dict[str, str]) -> dict[str, str]:
+        from .redact import UserRuleError, compile_user_rule
+
         for name, pattern in v.items():
             try:
-                re.compile(pattern)
-            except re.error as e:
-                raise ValueError(f"{name}: bad regular expression: {e}") from None
+                compile_user_rule(name, pattern)
+            except UserRuleError as e:
+                raise ValueError(str(e)) from None
         return v
 
     @field_validator("redact_disable")

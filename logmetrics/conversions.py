@@ -50,7 +50,9 @@ _SUFFIX_EXP = {"ms": "", "µs": "e-3", "μs": "e-3", "us": "e-3", "ns": "e-6"}
 _UNIT_SCALE = {"ms": 1_000_000, "s": 1_000_000_000, "auto": 1_000_000_000, "us": 1_000, "ns": 1}
 _UNIT_EXP = {"ms": "", "s": "e3", "auto": "e3", "us": "e-3", "ns": "e-6"}
 _EXACT_FRAC = {"ms": 6, "s": 9, "auto": 9, "us": 3, "ns": 0}
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+# Possessive digits and a `match` at each position (not `finditer`): a run of digits with no unit
+# fails once, in linear time, instead of being retried from every digit.
+_GO_PART = re.compile(r"(\d++(?:\.\d*+)?|\.\d++)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def _decimal_ns(number: str, unit_ns: int) -> int:
@@ -75,8 +77,10 @@ def go_duration_ns(text: str) -> int:
         return 0
     pos = 0
     total = 0
-    for m in _GO_PART.finditer(s):
-        if m.start() != pos:
+    match = _GO_PART.match
+    while pos < len(s):
+        m = match(s, pos)
+        if m is None:
             break
         total += _decimal_ns(m.group(1), _UNIT_NS[m.group(2)])
         pos = m.end()

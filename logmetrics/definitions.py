@@ -27,6 +27,7 @@ __all__ = [
     "Pattern",
     "Sample",
     "builtin_dir",
+    "is_builtin",
     "load_definitions",
     "load_file",
 ]
@@ -185,6 +186,11 @@ def load_file(path: Path) -> Definition:
 def builtin_dir() -> Path:
     """Where the built-in definitions live: inside the installed package, or the repo's `parsers/`."""
     return Path(str(resources.files("logmetrics.parsers")))
+
+
+def is_builtin(d: Definition) -> bool:
+    """Shipped with logmetrics (linear-time by test), not a user's file."""
+    return bool(d.source) and Path(d.source).parent.resolve() == builtin_dir().resolve()
 
 
 def load_definitions(extra_dirs: list[Path] | None = None, *, builtin: bool = True) -> list[Definition]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,14 +37,16 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from .config import DEFAULT_BUCKETS
-from .parsing import Stats
+from .stats import Stats
 
-__all__ = ["METRIC_LABELS", "OTHER", "MetricsSink", "exposition", "normalise_path"]
+__all__ = ["DEFAULT_SERIES_LIMIT", "METRIC_LABELS", "OTHER", "MetricsSink", "exposition", "normalise_path"]
 
 Event = dict[str, Any]
 Key = tuple[str, ...]
 
 OTHER = "other"
+DEFAULT_SERIES_LIMIT = 1000  # label sets per family: /metrics stays under ~10 MB whatever the log says
+MAX_LABEL_CHARS = 120  # a longer label value (a hostile path) is cut here, with "…"
 _CACHE_MAX = 1 << 16  # memo tables are cleared when they reach this size (hostile input)
 
 REQUESTS = "logmetrics_requests_total"
@@ -79,6 +81,8 @@ METRIC_LABELS: dict[str, tuple[str, ...]] = {
     "logmetrics_redactions_total": ("rule",),
     "logmetrics_output_errors_total": ("reason",),
     "logmetrics_read_errors_total": ("reason",),
+    "logmetrics_rule_budget_exceeded_total": ("rule",),
+    "logmetrics_series_overflow_total": ("metric",),
     "logmetrics_files_watched": (),
     "logmetrics_read_lag_bytes": (),
     "logmetrics_label_overflow_total": ("metric", "label"),
@@ -141,6 +145,8 @@ class _Labels:
         """The slow path of a cache miss: admit new values while there is room."""
         out: list[str] = []
         for adm, v in zip(self.admitted, raw, strict=True):
+            if len(v) > MAX_LABEL_CHARS:
+                v = v[: MAX_LABEL_CHARS - 1] + "…"
             if v in adm:
                 out.append(v)
             elif len(adm) < self.limit and v != OTHER:
@@ -182,22 +188,54 @@ def _fold_key(adm: list[dict[str, None]], k: Key) -> Key:
     return tuple(v if v in a else OTHER for a, v in zip(adm, k, strict=True))
 
 
-def _fold_counts(series: dict[Key, float], width: int, limit: int) -> dict[Key, float]:
-    """The exposed series: values beyond the cap folded into `other`, counts added."""
-    adm = _admitted(series, width, limit)
-    out: dict[Key, float] = {}
-    for k, v in series.items():
-        k = _fold_key(adm, k)
-        out[k] = out.get(k, 0) + v
-    return out
+class _Fold:
+    """How one family's raw series become exposed ones, decided from all of them at scrape time.
 
+    Label values past `label_limit` per label become `other` (first seen first kept); then label
+    sets past `series_limit` (first seen first kept) go to one overflow set per app, `(app, other, …)`,
+    so that a product of bounded labels (200 paths × 200 codes × 200 methods) cannot explode either.
+    """
 
-def _fold_lists(series: dict[Key, list[int]], width: int, limit: int) -> dict[Key, list[int]]:
-    adm = _admitted(series, width, limit)
-    out: dict[Key, list[int]] = {}
-    for k, v in series.items():
-        _add_list(out, _fold_key(adm, k), v)
-    return out
+    __slots__ = ("key", "labelled", "overflowed")
+
+    def __init__(self, keys: Iterable[Key], width: int, label_limit: int, series_limit: int) -> None:
+        keys = list(keys)
+        adm = _admitted(keys, width, label_limit)
+        kept: dict[Key, None] = {}
+        self.key: dict[Key, Key] = {}
+        self.labelled: dict[Key, Key] = {}  # raw → after the label cap only (what label_overflow counts)
+        self.overflowed: set[Key] = set()  # raw keys that went to an overflow set
+        for k in keys:
+            f = self.labelled[k] = _fold_key(adm, k)
+            if f not in kept:
+                if len(kept) < series_limit:
+                    kept[f] = None
+                else:
+                    f = (f[0], *(OTHER,) * (width - 1)) if width > 1 else (OTHER,)
+                    self.overflowed.add(k)
+            self.key[k] = f
+
+    def counts(self, series: dict[Key, float]) -> dict[Key, float]:
+        out: dict[Key, float] = {}
+        for k, v in series.items():
+            f = self.key.get(k, k)
+            out[f] = out.get(f, 0) + v
+        return out
+
+    def lists(self, series: dict[Key, list[int]]) -> dict[Key, list[int]]:
+        out: dict[Key, list[int]] = {}
+        for k, v in series.items():
+            _add_list(out, self.key.get(k, k), v)
+        return out
+
+    def overflow(self, series: dict[Key, float]) -> float:
+        """Observations that went to an overflow set."""
+        return sum(series[k] for k in self.overflowed if k in series)
+
+    def count_labels(self, series: dict[Key, float], count: Callable[[Key, float], None]) -> None:
+        """`count(label-capped key, observations)` for every raw series (label_overflow's input)."""
+        for k, v in series.items():
+            count(self.labelled.get(k, k), v)
 
 
 def _add_list(into: dict[Key, list[int]], k: Key, v: list[int]) -> None:
@@ -257,6 +295,7 @@ class MetricsSink(Collector):
         stats: Stats | None = None,
         use_read_time: bool = True,
         memory_limit: int | None = None,
+        series_limit: int = DEFAULT_SERIES_LIMIT,
     ) -> None:
         b = {**DEFAULT_BUCKETS, **(buckets or {})}
         self.bounds: dict[str, tuple[float, ...]] = {k: tuple(float(x) for x in v) for k, v in b.items()}
@@ -265,6 +304,10 @@ class MetricsSink(Collector):
         self.use_read_time = use_read_time
         self._lock = threading.Lock()
         self.memory_limit = lim = memory_limit or max(10_000, 50 * label_limit)
+        self.series_limit = series_limit
+        # Raw label sets kept per family before new ones fold at once into (app, other, …): the memory
+        # guard for the series budget, as `memory_limit` is for label values.
+        self._series_memory = max(50_000, 20 * series_limit)
         # label sets and their series
         self._ev_labels = _Labels(("app", "kind", "level"), lim)
         self._events: dict[Key, float] = {}  # count per (app, kind, level)
@@ -334,7 +377,13 @@ class MetricsSink(Collector):
                 k = req_cache.get(raw)
                 if k is None:
                     k = req_bound(raw)
-                requests[k] = requests.get(k, 0) + 1
+                n = requests.get(k)
+                if n is None:
+                    n = 0
+                    if len(requests) >= self._series_memory:
+                        k = (k[0], OTHER, OTHER, OTHER)
+                        n = requests.get(k, 0)
+                requests[k] = n + 1
                 dur = e.get("duration_ms")
                 if dur is not None:
                     h = durations.get(k)
@@ -393,8 +442,8 @@ class MetricsSink(Collector):
         """
         if other is self:
             raise ValueError("cannot merge a sink into itself")
-        if (other.bounds, other.label_limit, other.memory_limit) != (self.bounds, self.label_limit,
-                                                                        self.memory_limit):
+        if (other.bounds, other.label_limit, other.memory_limit, other.series_limit) != (
+                self.bounds, self.label_limit, self.memory_limit, self.series_limit):
             raise ValueError("cannot merge sinks with different buckets or label limits")
         with self._lock, other._lock:
             for mine, theirs in ((self._ev_labels, other._ev_labels), (self._req_labels, other._req_labels),
@@ -431,26 +480,39 @@ class MetricsSink(Collector):
                 if v == OTHER:
                     overflow[(metric, name)] = overflow.get((metric, name), 0) + n
 
-        lim = self.label_limit
+        series_overflow: dict[str, float] = {}
+        lim, slim = self.label_limit, self.series_limit
+
+        def fold(metric: str, names: Sequence[str], series: dict[Key, Any], counts: dict[Key, float]) -> _Fold:
+            f = _Fold(series, len(names), lim, slim)
+            f.count_labels(counts, lambda k, n: count_overflow(metric, names, k, n))
+            if f.overflowed:
+                series_overflow[metric] = series_overflow.get(metric, 0) + f.overflow(counts)
+            return f
+
         # requests
         names = self._req_labels.names
         req = CounterMetricFamily(REQUESTS, "Requests seen in access lines.", labels=names)
         dur = HistogramMetricFamily(REQUEST_DURATION, "Request duration (seconds) from access lines.",
                                     labels=names)
         if not empty:
-            for k, v in sorted(_fold_counts(self._requests, 4, lim).items()):
+            f = fold(REQUESTS, names, self._requests, self._requests)
+            for k, v in sorted(f.counts(self._requests).items()):
                 req.add_metric(k, v)
-                count_overflow(REQUESTS, names, k, v)
-            self._add_hists(dur, _fold_lists(self._durations, 4, lim), REQUEST_DURATION, names, count_overflow)
+            observed = {k: float(sum(h[:-1])) for k, h in self._durations.items()}
+            f.count_labels(observed, lambda k, n: count_overflow(REQUEST_DURATION, names, k, n))
+            if f.overflowed:  # the histogram shares the counter's series (durations ⊆ requests)
+                series_overflow[REQUEST_DURATION] = f.overflow(observed)
+            self._add_hists(dur, f.lists(self._durations), REQUEST_DURATION)
         yield req
         yield dur
 
         names = self._to_labels.names
         fam = CounterMetricFamily(TIMEOUTS, "Timeouts logged, by operation.", labels=names)
         if not empty:
-            for k, v in sorted(_fold_counts(self._timeouts, 2, lim).items()):
+            f = fold(TIMEOUTS, names, self._timeouts, self._timeouts)
+            for k, v in sorted(f.counts(self._timeouts).items()):
                 fam.add_metric(k, v)
-                count_overflow(TIMEOUTS, names, k, v)
         yield fam
 
         # per (app, kind, level) counts → errors, log lines, events, last event time
@@ -486,19 +548,21 @@ class MetricsSink(Collector):
         names = self._app_labels.names
         loads = HistogramMetricFamily(MODEL_LOAD, "Model load time (seconds).", labels=names)
         if not empty:
-            self._add_hists(loads, _fold_lists(self._loads, 1, lim), MODEL_LOAD, names, count_overflow)
+            f = fold(MODEL_LOAD, names, self._loads, {k: float(sum(h[:-1])) for k, h in self._loads.items()})
+            self._add_hists(loads, f.lists(self._loads), MODEL_LOAD)
         yield loads
 
         names = self._tok_labels.names
         fam = CounterMetricFamily(TOKENS, "Tokens processed, by phase (prompt/completion).", labels=names)
-        for k, t in sorted(_fold_lists(self._tokens, 2, lim).items()):
+        f = fold(TOKENS, names, self._tokens, {k: float(t[1]) for k, t in self._tokens.items()})
+        for k, t in sorted(f.lists(self._tokens).items()):
             fam.add_metric(k, t[0])
-            count_overflow(TOKENS, names, k, t[1])
         yield fam
         tps = HistogramMetricFamily(TOKENS_PER_SECOND, "Token rate reported by inference lines, by phase.",
                                     labels=names)
         if not empty:
-            self._add_hists(tps, _fold_lists(self._tps, 2, lim), TOKENS_PER_SECOND, names, count_overflow)
+            f = fold(TOKENS_PER_SECOND, names, self._tps, {k: float(sum(h[:-1])) for k, h in self._tps.items()})
+            self._add_hists(tps, f.lists(self._tps), TOKENS_PER_SECOND)
         yield tps
 
         gauge = GaugeMetricFamily(LAST_EVENT, "Time of the newest event (the log's own time), Unix seconds.",
@@ -521,9 +585,14 @@ class MetricsSink(Collector):
         for (metric, label), v in sorted(overflow.items()):
             fam.add_metric((metric, label), v)
         yield fam
+        fam = CounterMetricFamily("logmetrics_series_overflow_total",
+                                  "Observations whose label set went to (app, other, ...): series_limit reached.",
+                                  labels=("metric",))
+        for metric, v in sorted(series_overflow.items()):
+            fam.add_metric((metric,), v)
+        yield fam
 
-    def _add_hists(self, fam: HistogramMetricFamily, series: dict[Key, list[int]], metric: str,
-                   names: Sequence[str], count_overflow: Any) -> None:
+    def _add_hists(self, fam: HistogramMetricFamily, series: dict[Key, list[int]], metric: str) -> None:
         les = [repr(b) for b in self.bounds[metric]] + ["+Inf"]
         scale = _SCALE[metric]
         for k, h in sorted(series.items()):
@@ -533,7 +602,6 @@ class MetricsSink(Collector):
                 acc += c
                 buckets.append((le, acc))
             fam.add_metric(k, buckets, sum_value=h[-1] / scale)
-            count_overflow(metric, names, k, acc)
 
     def _stats_families(self) -> Iterator[Metric]:
         st = self.stats if self.stats is not None else Stats()
@@ -551,6 +619,9 @@ class MetricsSink(Collector):
              st.output_errors),
             ("logmetrics_read_errors_total", "Followed files that could not be read (retried).", "reason",
              st.read_errors),
+            ("logmetrics_rule_budget_exceeded_total",
+             "Lines on which a user's regex ran past its time budget (parser: no match; redaction: field masked).",
+             "rule", st.budget_exceeded),
         ):
             fam = CounterMetricFamily(name, doc, labels=(label,))
             for v, n in sorted(dict(counter).items()):

@@ -31,9 +31,10 @@ import orjson
 
 from .config import Settings
 from .definitions import Definition
-from .parsing import Engine, Stats
+from .parsing import Engine
 from .replay import EventFilter, iter_file_events
 from .sources import describe_file, read_batches
+from .stats import Stats
 
 __all__ = ["Unit", "plan_units", "run_parallel"]
 
@@ -116,8 +117,8 @@ def make_sink(fmt: str, settings: Settings, stats: Stats) -> tuple[Any, Callable
     if fmt == "prom":
         from .metrics import MetricsSink
 
-        m = MetricsSink(None, buckets=settings.buckets, label_limit=settings.label_limit, stats=stats,
-                        use_read_time=False)
+        m = MetricsSink(None, buckets=settings.buckets, label_limit=settings.label_limit,
+                        series_limit=settings.series_limit, stats=stats, use_read_time=False)
         return m, m.observe
     return None, None
 

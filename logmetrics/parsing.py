@@ -15,60 +15,42 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from .conversions import DurationError, format_ts, parse_ts
-from .definitions import ClassifyRule, Definition, load_definitions
+from .definitions import ClassifyRule, Definition, is_builtin, load_definitions
 from .envelopes import Envelope, strip_ansi, unwrap
 from .patterns import CompiledPattern, normalise_level
+from .stats import Stats
 
 __all__ = ["Engine", "Stats", "Stream"]
 
 Event = dict[str, Any]
 UNKNOWN = "unknown"
 
-@dataclass
-class Stats:
-    """Pipeline counters, shared by all streams of an engine and merged across workers."""
-
-    lines: int = 0
-    bytes: int = 0
-    unrecognized: Counter[str] = field(default_factory=Counter)  # by app
-    malformed: Counter[str] = field(default_factory=Counter)  # by reason: oversized, invalid_utf8
-    dropped: Counter[str] = field(default_factory=Counter)  # by reason
-    rotations: Counter[str] = field(default_factory=Counter)  # by mode: rename, truncate, delete
-    output_errors: Counter[str] = field(default_factory=Counter)  # by reason
-    redactions: Counter[str] = field(default_factory=Counter)  # by rule
-    read_errors: Counter[str] = field(default_factory=Counter)  # by errno name (live tailer)
-    files_watched: int = 0  # gauge (live tailer)
-    read_lag_bytes: int = 0  # gauge (live tailer)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Parallel replay sends one Stats per head line back to the parent: only what is non-zero.
-        return {k: v for k, v in self.__dict__.items() if v}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
-        self.__dict__.update(state)
-
-    def merge(self, other: Stats) -> None:
-        """Add another worker's counters (gauges are the live tailer's own and are not merged)."""
-        self.lines += other.lines
-        self.bytes += other.bytes
-        for name in ("unrecognized", "malformed", "dropped", "rotations", "output_errors", "redactions",
-                     "read_errors"):
-            getattr(self, name).update(getattr(other, name))
-
-
 _ENVELOPE_START = frozenset("{0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # JSON, timestamps, syslog months
 _TRACEBACK = "Traceback (most recent call last):"
 _ML_STARTS = (_TRACEBACK, "panic: ", "fatal error: ")
 _ML_FIRST = "Tpf"  # their first characters: most lines are ruled out without `startswith`
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Timeout|Warning|Failure)\b|[A-Za-z_][\w.]*: ")
-_GO_FRAME = re.compile(r"[\w./*()\[\]{}-]+\(.*\)$|created by |\[signal |exit status |runtime\.|goroutine ")
+# A frame `pkg.(*T).Method(0xc000, 0x1)`: name characters and `(*T)` receivers, then the arguments to the
+# line's end. Possessive, so a line of parentheses is rejected in one pass, not retried at each one.
+_GO_FRAME = re.compile(
+    r"[\w./*\[\]{}-]++(?:\([\w*.]++\)\.[\w./\[\]{}-]*+)*+\(.*\)$"
+    r"|created by |\[signal |exit status |runtime\.|goroutine "
+)
+
+_PEM_BEGIN, _PEM_END = "-----BEGIN", "-----END"
+_PEM_MAX_LINES = 100  # a 4096-bit RSA key is ~50 lines; an unclosed block holds no more than this
+_PEM_OPEN = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+
+
+def _pem_opens(text: str) -> bool:
+    """A private key's BEGIN line whose END is not on the same line."""
+    m = _PEM_OPEN.search(text)
+    return m is not None and _PEM_END not in text[m.end():]
+
 
 # Fallback heuristics for lines no pattern explains.
 _LEAD_TS = re.compile(
@@ -230,7 +212,11 @@ class Stream:
             if self._ml:
                 if self._ml_continues(text):
                     self._ml.append(text)
-                    ends = self._ml_kind == "py" and text[:1] not in (" ", "\t", "") and _PY_EXC.match(text)
+                    kind = self._ml_kind
+                    if kind == "pem":
+                        ends = _PEM_END in text or len(self._ml) >= _PEM_MAX_LINES
+                    else:
+                        ends = kind == "py" and text[:1] not in (" ", "\t", "") and _PY_EXC.match(text) is not None
                     if ends or len(self._ml) >= 1000:
                         append(self._ml_flush())
                     continue
@@ -238,6 +224,10 @@ class Stream:
             if text[:1] in _ML_FIRST and text.startswith(_ML_STARTS):
                 self._ml, self._ml_env = [text], env
                 self._ml_kind = "py" if text[0] == "T" else "go"
+                continue
+            if _PEM_BEGIN in text and _pem_opens(text):
+                # A private key printed over several lines: one event, so redaction sees the whole block.
+                self._ml, self._ml_env, self._ml_kind = [text], env, "pem"
                 continue
             append(parse(text, env))
         stats.lines += n
@@ -257,7 +247,7 @@ class Stream:
         return out
 
     def _ml_continues(self, text: str) -> bool:
-        if not text or text[0] in " \t":
+        if not text or text[0] in " \t" or self._ml_kind == "pem":
             return True
         if self._ml_kind == "py":
             return text.startswith(("During handling", "The above exception", _TRACEBACK)) or bool(
@@ -268,6 +258,10 @@ class Stream:
     def _ml_flush(self) -> Event:
         lines, env = self._ml, self._ml_env
         self._ml, self._ml_env = [], None
+        if self._ml_kind == "pem":  # the first line's event, holding the whole block
+            ev = self._parse(lines[0], env)
+            ev["line"] = "\n".join(lines)
+            return ev
         while len(lines) > 1 and not lines[-1].strip():
             lines.pop()
         if self._ml_kind == "py":
@@ -365,8 +359,10 @@ class Engine:
         self._by_app: dict[str, list[CompiledPattern]] = {}
         fallbacks: list[CompiledPattern] = []
         rules: list[ClassifyRule] = []
+        over = None if all(map(is_builtin, self.definitions)) else self._over_budget
         for d in self.definitions:
-            compiled = [CompiledPattern(d.app, p, not d.fallback, now) for p in d.patterns]
+            user = None if is_builtin(d) else over
+            compiled = [CompiledPattern(d.app, p, not d.fallback, now, user) for p in d.patterns]
             if d.fallback:
                 fallbacks.extend(compiled)
             else:
@@ -386,6 +382,9 @@ class Engine:
         )
         self._hints: dict[str, str | None] = {}
         self._phrases: dict[str, str | None] = {}  # classify: text → the rule phrase in it (None: none)
+
+    def _over_budget(self, key: str) -> None:
+        self.stats.budget_exceeded[key] += 1
 
     def stream(self, file: str, *, container: str | None = None, app_hint: str | None = None,
                host: str | None = None) -> Stream:

@@ -51,7 +51,7 @@ def normalise_level(value: str) -> str | None:
 
 # A key only where a token starts: without the lookbehind, a long run of word characters
 # with no `=` is retried from every position (quadratic; a 1 MiB line would hang).
-_LOGFMT = re.compile(r'(?:^|(?<=\s))([\w.@/-]+)=("[^"\\]*(?:\\.[^"\\]*)*"|\S*)')
+_LOGFMT = re.compile(r'(?:^|(?<=\s))([\w.@/-]++)=("[^"\\]*+(?:\\.[^"\\]*+)*+"|\S*+)')
 
 
 def unquote(v: str) -> str:
@@ -257,13 +257,36 @@ def required_groups(regex: str) -> frozenset[str]:
         return frozenset()
 
 
+USER_REGEX_BUDGET_S = 0.05  # per line and pattern, for regexes from users' definitions
+
+
+def budgeted(rx: Any, anchored: bool, key: str, over: Callable[[str], None]) -> Callable[[str], Any]:
+    """A user's regex on the `regex` engine with a time budget: over it, no match, and `over(key)` counts it.
+
+    Built-in regexes are linear by test; a user's cannot be trusted to be, and one catastrophic
+    regex must not stall reading (the engine also releases the GIL meanwhile: /metrics answers).
+    """
+    find = rx.match if anchored else rx.search
+
+    def search(text: str) -> Any:
+        try:
+            return find(text, timeout=USER_REGEX_BUDGET_S, concurrent=True)
+        except TimeoutError:
+            over(key)
+            return None
+
+    return search
+
+
 class CompiledPattern:
     """A pattern flattened into what the hot loop touches: prefilter literals, a matcher, a builder."""
 
-    __slots__ = ("anchored", "app", "build", "first", "kind", "literals", "name", "regex", "search", "source",
-                 "sticky")
+    __slots__ = ("anchored", "app", "build", "first", "kind", "literals", "name", "raw_search", "regex", "search",
+                 "source", "sticky")
 
-    def __init__(self, app: str, p: Pattern, sticky: bool, now: Callable[[], float]) -> None:
+    def __init__(self, app: str, p: Pattern, sticky: bool, now: Callable[[], float],
+                 over_budget: Callable[[str], None] | None = None) -> None:
+        """`over_budget`: given for a user's definition: its regex runs with a time budget (see `budgeted`)."""
         self.app = app
         self.name = p.name
         self.kind = p.kind
@@ -273,16 +296,21 @@ class CompiledPattern:
         groups: list[str | None] = []
         self.regex = p.regex
         self.anchored = bool(p.regex and p.regex.startswith("^"))
+        self.search: Callable[[str], Any] | None = None
+        self.raw_search: Callable[[str], Any] | None = None  # without a budget (for `check`)
         if p.regex:
-            rx = re.compile(p.regex)
+            if over_budget is None:
+                rx: Any = re.compile(p.regex)
+            else:
+                import regex
+
+                rx = regex.compile(p.regex)
             # An anchored pattern needs one attempt at position 0, not a scan.
-            self.search: Callable[[str], re.Match[str] | None] | None = (
-                rx.match if p.regex.startswith("^") else rx.search
-            )
+            self.raw_search = rx.match if self.anchored else rx.search
+            self.search = (self.raw_search if over_budget is None
+                           else budgeted(rx, self.anchored, f"parser:{app}.{p.name}", over_budget))
             names = {i: n for n, i in rx.groupindex.items()}
             groups = [names.get(i) for i in range(1, rx.groups + 1)]
-        else:
-            self.search = None
         self.source, self.build = _generate(app, p, groups, now)
 
     def may_start(self, c: str) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from .errors import UserError
-from .parsing import Stats
+from .stats import Stats
 
 __all__ = ["SourceError", "SourceFile", "describe_file", "expand_paths", "is_log_name", "open_log", "read_batches"]
 

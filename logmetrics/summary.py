@@ -22,7 +22,7 @@ from typing import Any
 
 from .config import DEFAULT_BUCKETS
 from .metrics import normalise_path
-from .parsing import Stats
+from .stats import Stats
 
 __all__ = ["KINDS", "LEVELS", "SCHEMA_VERSION", "Summary", "normalise_message", "quantile"]
 

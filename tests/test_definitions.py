@@ -60,8 +60,9 @@ def test_a_sample_that_does_not_match_fails_check_with_a_diff(tmp_path: Path) ->
     d = write(tmp_path, GOOD.replace("status = 503", "status = 504"))
     proc = run_cli("check", "--parsers", str(d))
     out = proc.stdout.decode()
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "myapp.toml: sample 'HELLO 503 1.5': key 'status': got 503, expected 504" in out
+    assert proc.stderr.decode() == "logmetrics: error: check: 1 problem (listed above)\n"
 
 
 def test_missing_parser_dir_and_bad_config_are_one_line_errors(tmp_path: Path) -> None:
@@ -85,9 +86,36 @@ def test_check_flags_a_regex_that_backtracks_catastrophically(tmp_path: Path) ->
     )
     proc = run_cli("check", "--parsers", str(d), timeout=300)
     out = proc.stdout.decode()
-    assert proc.returncode == 1
-    assert f"{d / 'evil.toml'}: pattern 'nested': key 'regex': backtracks catastrophically" in out
+    assert proc.returncode == 2
+    assert f"{d / 'evil.toml'}: pattern 'nested': key 'regex': takes over 10s" in out, out
     assert "parsers/ollama.toml" not in out  # the built-in definitions are linear-time
+
+
+def test_check_names_a_quadratic_user_regex_and_not_its_neighbours(tmp_path: Path) -> None:
+    """A quadratic regex (not catastrophic) is measured, and named; a linear one beside it is not."""
+    d = tmp_path / "parsers"
+    d.mkdir()
+    (d / "slow.toml").write_text(
+        'app = "slow"\n'
+        '[[pattern]]\nname = "quadratic"\nkind = "log"\nregex = \'a.*b\'\n'
+        '[[pattern]]\nname = "fine"\nkind = "log"\nregex = \'^FINE (?P<msg>.*)$\'\n'
+        '[[sample]]\nline = "a b"\nexpect = { kind = "log" }\n'
+        '[[sample]]\nline = "FINE x"\nexpect = { kind = "log" }\n'
+    )
+    proc = run_cli("check", "--parsers", str(d), timeout=300)
+    out = proc.stdout.decode()
+    assert proc.returncode == 2, out
+    assert f"{d / 'slow.toml'}: pattern 'quadratic': key 'regex': not linear" in out, out
+    assert "'fine'" not in out
+
+
+def test_check_rejects_a_user_redaction_rule_that_is_not_linear(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("redact_rules = { evil = '(a+)+$', fine = 'EMP-(?P<secret>\\d{6})' }\n")
+    proc = run_cli("check", "--config", str(cfg), timeout=300)
+    out = proc.stdout.decode()
+    assert proc.returncode == 2, out
+    assert "redact_rules.evil: " in out and "redact_rules.fine" not in out, out
 
 
 def test_logfmt_keys_are_linear_on_long_runs() -> None:

@@ -105,3 +105,26 @@ def test_sample_logs_replay_without_unknown_failures() -> None:
             for batch in read_batches(f, engine.stats):
                 for ev in engine.stream(str(path)).feed(batch):
                     validate_event(ev)
+
+
+def test_a_users_catastrophic_rules_cost_a_budget_not_a_stall(tmp_path: Path) -> None:
+    """`(a+)+$`-like user regexes pass no `check`, but if one runs anyway, a line costs its budget."""
+    from tests.conftest import run_cli
+
+    parsers = tmp_path / "parsers"
+    parsers.mkdir()
+    (parsers / "evil.toml").write_text(
+        'app = "evil"\n[[pattern]]\nname = "nested"\nkind = "log"\nregex = \'^(a|aa)+$\'\n')
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("redact_rules = { evil = '(a|aa)+$' }\n")
+    log = tmp_path / "x.log"
+    log.write_text("a" * 40 + "!\n" + "a" * 2000 + "!\n")
+    r = run_cli("replay", str(log), "--format", "prom", "--parsers", str(parsers), "--config", str(cfg),
+                "--no-progress", timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert 'logmetrics_rule_budget_exceeded_total{rule="parser:evil.nested"} 2.0' in out, out[-2000:]
+    assert 'logmetrics_rule_budget_exceeded_total{rule="redact:evil"} 2.0' in out
+    events = run_cli("replay", str(log), "--format", "events", "--parsers", str(parsers), "--config", str(cfg),
+                     "--no-progress", timeout=60).stdout.decode().splitlines()
+    assert json.loads(events[0])["line"] == "[REDACTED]"  # the rule ran out of time: masked whole

@@ -7,12 +7,12 @@ import threading
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from logmetrics.config import DEFAULT_BUCKETS, Settings
 from logmetrics.metrics import OTHER, MetricsSink, exposition, normalise_path
-from logmetrics.parsing import Stats
+from logmetrics.stats import Stats
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -318,3 +318,33 @@ def test_metric_labels_table_matches_what_is_exposed() -> None:
     described = {m.name + ("_total" if m.type == "counter" else ""): tuple(m._labelnames)  # type: ignore[attr-defined]
                  for m in reg.collect()}
     assert described == METRIC_LABELS
+
+
+def test_a_product_of_bounded_labels_is_bounded_too() -> None:
+    """200 paths × 200 codes × 200 methods: each label is capped at 200, the label sets at series_limit."""
+    reg = CollectorRegistry()
+    sink = MetricsSink(reg, label_limit=200)
+    events = [
+        {"ts": "2026-11-03T10:00:00.000Z", "app": "nginx", "kind": "request", "level": "info", "msg": "",
+         "status": 100 + j, "method": f"M{(i * 7 + j) % 200}", "path": f"/p{i}/x", "duration_ms": 12.5}
+        for i in range(200) for j in range(200)
+    ]
+    sink.observe(events)
+    text = generate_latest(reg).decode()
+    assert len(text) < 10 * 2**20, len(text)
+    series = [x for x in text.splitlines() if x.startswith("logmetrics_requests_total{")]
+    assert len(series) == 1000 + 1  # the first 1000 label sets, then one (nginx, other, other, other)
+    assert 'logmetrics_requests_total{app="nginx",code="other",method="other",path="other"} 39000.0' in text
+    assert 'logmetrics_series_overflow_total{metric="logmetrics_requests_total"} 39000.0' in text
+    assert 'logmetrics_series_overflow_total{metric="logmetrics_request_duration_seconds"} 39000.0' in text
+    total = sum(float(x.rsplit(" ", 1)[1]) for x in series)
+    assert total == 40_000  # nothing lost, only folded
+
+
+def test_label_values_are_cut_to_a_bounded_length() -> None:
+    reg = CollectorRegistry()
+    sink = MetricsSink(reg)
+    sink.observe([{"ts": "2026-11-03T10:00:00.000Z", "app": "nginx", "kind": "request", "level": "info",
+                   "msg": "", "status": 200, "method": "GET", "path": "/" + "a" * 100_000}])
+    line = next(x for x in generate_latest(reg).decode().splitlines() if x.startswith("logmetrics_requests_total{"))
+    assert len(line) < 300 and "…" in line

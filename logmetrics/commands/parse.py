@@ -11,7 +11,8 @@ from .common import settings_and_engine
 
 
 def parse_command(*, force_app: str | None, color: bool | None, parsers: list[Path], config: Path | None) -> None:
-    _, engine = settings_and_engine(parsers, config, force_app=force_app)
+    settings, engine = settings_and_engine(parsers, config, force_app=force_app)
+    redact = settings.redactor(engine.stats)
     stream = engine.stream("-")
     use_color = sys.stdout.isatty() if color is None else color
     out = sys.stdout
@@ -31,9 +32,9 @@ def parse_command(*, force_app: str | None, color: bool | None, parsers: list[Pa
 
     # Line by line (not batched): `parse` is interactive, each event shows as its line arrives.
     for raw in sys.stdin.buffer:
-        for ev in stream.feed([raw.rstrip(b"\n")]):
+        for ev in redact(stream.feed([raw.rstrip(b"\n")])):
             write(ev)
         out.flush()
-    for ev in stream.flush():
+    for ev in redact(stream.flush()):
         write(ev)
     out.flush()

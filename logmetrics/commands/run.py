@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from ..config import ConfigError, Settings
-from ..parsing import Stats
+from ..stats import Stats
 from .common import keep_heap, settings_and_engine
 
 Event = dict[str, Any]
@@ -64,7 +64,7 @@ def run_command(*, paths: list[str] | None, output: str | None, positions: str |
 
     keep_heap(16 << 20)  # a daemon: keep less of a burst's heap than a replay does
 
-    from ..metrics import MetricsSink
+    from ..metrics import MetricsSink, exposition
     from ..output import EventOutput
     from ..server import MetricsServer
     from ..tailing import Tailer
@@ -79,6 +79,7 @@ def run_command(*, paths: list[str] | None, output: str | None, positions: str |
     out = EventOutput(settings.output, max_bytes=settings.output_max_bytes, backups=settings.output_backups)
     registry = CollectorRegistry()
     sink = MetricsSink(registry, buckets=settings.buckets, label_limit=settings.label_limit,
+                       series_limit=settings.series_limit,
                        stats=engine.stats)
     tailer = Tailer(engine, settings.paths, out, positions=settings.positions, start_at=settings.start_at,
                     observe=sink.observe, redact=redaction_hook(settings, engine.stats),
@@ -95,7 +96,7 @@ def run_command(*, paths: list[str] | None, output: str | None, positions: str |
     server = None
     if settings.listen:
         try:
-            server = MetricsServer(settings.listen, registry, health)
+            server = MetricsServer(settings.listen, lambda: exposition(registry), health)
         except OSError as e:
             out.close()
             raise ConfigError(f"--listen {settings.listen}: cannot listen: {e.strerror or e}") from None
