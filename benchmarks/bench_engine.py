@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from logmetrics.commands.common import keep_heap
-from logmetrics.events import validate_event
-from logmetrics.parsing import Engine, Stats
-from logmetrics.sources import open_log, read_batches
+from logmetrics.core.events import validate_event
+from logmetrics.parse.engine import Engine, Stats
+from logmetrics.sources.files import open_log, read_batches
 
 ROOT = Path(__file__).resolve().parent.parent
 

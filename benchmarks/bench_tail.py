@@ -10,7 +10,7 @@
   appended at --rate lines/s for --seconds; each line carries its write time, and
   the event's arrival on the pipe is timed: p50/p99/max.
 - output: events → bytes through the logging API (LogRecord + python-json-logger
-  orjson formatter, per event) vs `EventOutput.write_events` (batch) vs plain orjson.
+  orjson formatter, per event) vs `EventOutput.write` (batch) vs plain orjson.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from logmetrics.commands.common import keep_heap  # noqa: E402
-from logmetrics.output import EventOutput  # noqa: E402
-from logmetrics.parsing import Engine  # noqa: E402
-from logmetrics.tailing import Tailer  # noqa: E402
+from logmetrics.parse.engine import Engine  # noqa: E402
+from logmetrics.sinks.jsonlines import EventOutput  # noqa: E402
+from logmetrics.sources.tail import Tailer  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -145,7 +145,7 @@ def bench_output(tmp: Path, lines: int = 200_000) -> None:
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     figures = {}
-    for name in ("logging API, per event", "EventOutput.write_events", "plain orjson.dumps"):
+    for name in ("logging API, per event", "EventOutput.write", "plain orjson.dumps"):
         best = float("inf")
         for _ in range(3):
             t = time.perf_counter()
@@ -154,7 +154,7 @@ def bench_output(tmp: Path, lines: int = 200_000) -> None:
                     logger.info(e)
             elif name.startswith("EventOutput"):
                 for i in range(0, len(events), 2000):
-                    handler.write_events(events[i:i + 2000])
+                    handler.write(events[i:i + 2000])
             else:
                 with open(os.devnull, "wb") as f:
                     for i in range(0, len(events), 2000):

@@ -131,7 +131,7 @@ def schema() -> None:
     """Print the JSON Schema of an event line."""
     import json
 
-    from .events import event_json_schema
+    from .core.events import event_json_schema
 
     print(json.dumps(event_json_schema(), indent=2))
 
@@ -156,7 +156,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def main() -> None:
     """Console entry point: turn every user error into one line and a non-zero exit."""
-    from .errors import UserError
+    from .core.errors import UserError
 
     try:
         app(standalone_mode=False)

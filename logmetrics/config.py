@@ -10,23 +10,15 @@ from __future__ import annotations
 import itertools
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import UserError
-
-if TYPE_CHECKING:
-    from .redact import Redactor
-    from .stats import Stats
+from .core.errors import UserError
+from .sinks.buckets import DEFAULT_BUCKETS
 
 __all__ = ["DEFAULT_BUCKETS", "ConfigError", "Settings", "load_settings"]
 
-DEFAULT_BUCKETS: dict[str, list[float]] = {
-    "logmetrics_request_duration_seconds": [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
-    "logmetrics_model_load_duration_seconds": [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
-    "logmetrics_tokens_per_second": [1, 2.5, 5, 10, 20, 30, 50, 75, 100, 150, 250, 500, 1000],
-}
 
 
 class ConfigError(UserError):
@@ -46,6 +38,8 @@ class Settings(BaseModel):
     listen: str | None = Field("127.0.0.1:9464", description="HOST:PORT for /metrics and /healthz ('' to disable)")
     start_at: Literal["beginning", "end"] = Field("end", description="where to start files with no saved position")
     poll: bool = Field(False, description="poll instead of inotify (NFS, Docker Desktop mounts)")
+    follow_symlinks: bool = Field(False, description="follow symlinks met in folders and globs wherever they point "
+                                  "(default: only into the paths given)")
     parsers: list[str] = Field(default_factory=list, description="extra parser definition folders")
     max_open_files: int = Field(1000, ge=1, description="files kept open; idle ones beyond are closed and watched")
     max_line_bytes: int = Field(1 << 20, ge=1024, description="longer lines are cut and counted")
@@ -62,7 +56,7 @@ class Settings(BaseModel):
     @field_validator("redact_rules")
     @classmethod
     def _rules(cls, v: dict[str, str]) -> dict[str, str]:
-        from .redact import UserRuleError, compile_user_rule
+        from .transforms.redact import UserRuleError, compile_user_rule
 
         for name, pattern in v.items():
             try:
@@ -74,19 +68,13 @@ class Settings(BaseModel):
     @field_validator("redact_disable")
     @classmethod
     def _disable(cls, v: list[str]) -> list[str]:
-        from .redact import BUILTIN_RULES
+        from .transforms.redact import BUILTIN_RULES
 
         known = {r.name for r in BUILTIN_RULES}
         for name in v:
             if name not in known:
                 raise ValueError(f"{name!r} is not a built-in rule ({', '.join(sorted(known))})")
         return v
-
-    def redactor(self, stats: Stats | None = None) -> Redactor:
-        """The redaction these settings ask for, counting into `stats`."""
-        from .redact import Redactor
-
-        return Redactor.from_settings(self.redact, self.redact_rules, self.redact_disable, self.drop_prompts, stats)
 
     @field_validator("listen")
     @classmethod

@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from logmetrics.parsing import Engine
+from logmetrics.parse.engine import Engine
 
 # `HYPOTHESIS_PROFILE=fuzz pytest tests/test_hostile.py` for the long run (10k examples per target).
 settings.register_profile("default", max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -19,6 +20,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGMETRICS = str(Path(sys.executable).with_name("logmetrics"))
+
+
+def replay_batches(engine: Engine, *paths: str) -> list[list[dict[str, Any]]]:
+    """Every file's events in batches, as `replay` reads them (no redaction, no filter)."""
+    from logmetrics.replay.sequential import file_events
+    from logmetrics.sources.files import resolve_paths
+
+    return [b for f in resolve_paths(list(paths)).files for b in file_events(engine, Path(f))]
 
 
 @pytest.fixture

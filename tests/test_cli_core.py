@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from logmetrics.events import KIND_KEYS, validate_event
+from logmetrics.core.events import KIND_KEYS, validate_event
 from tests.conftest import run_cli
 
 GIN = b'[GIN] 2026/11/03 - 10:00:00 | 500 |       29m59s |      172.18.0.5 | POST     "/api/chat"'

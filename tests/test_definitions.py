@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from logmetrics.definitions import DefinitionError, load_definitions, load_file
+from logmetrics.parse.definitions import DefinitionError, load_definitions, load_file
 from tests.conftest import run_cli
 
 GOOD = '''app = "myapp"
@@ -119,6 +119,6 @@ def test_check_rejects_a_user_redaction_rule_that_is_not_linear(tmp_path: Path) 
 
 
 def test_logfmt_keys_are_linear_on_long_runs() -> None:
-    from logmetrics.patterns import parse_logfmt
+    from logmetrics.parse.compile import parse_logfmt
 
     assert parse_logfmt("a" * 200_000 + " level=info") == {"level": "info"}

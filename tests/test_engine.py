@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logmetrics.checking import SampleResult, run_samples, uncovered_patterns
-from logmetrics.envelopes import wrap_cri, wrap_docker
-from logmetrics.events import validate_event
-from logmetrics.parsing import Engine
+from logmetrics.core.events import validate_event
+from logmetrics.parse.checking import SampleResult, run_samples, uncovered_patterns
+from logmetrics.parse.engine import Engine
+from logmetrics.parse.envelopes import wrap_cri, wrap_docker
 
 _ENGINE = Engine(now=lambda: 1_700_000_000.0)
 _SAMPLES = run_samples(_ENGINE)
@@ -187,7 +187,7 @@ def test_first_character_analysis_never_rules_out_a_match(regex: str, text: str)
     """`can_start_with` may say yes wrongly, never no wrongly: a wrong no would skip a matching pattern."""
     import re
 
-    from logmetrics.patterns import can_start_with
+    from logmetrics.parse.compile import can_start_with
 
     if re.match(regex, text):
         assert can_start_with(regex, text[:1] or "a") or not text
@@ -195,7 +195,7 @@ def test_first_character_analysis_never_rules_out_a_match(regex: str, text: str)
 
 def _full_order_events(lines: list[str]) -> list[dict[str, object]]:
     """The same engine with the dispatch switched off: every line tries every pattern."""
-    from logmetrics.parsing import _Order
+    from logmetrics.parse.engine import _Order
 
     engine = Engine(now=lambda: 1_700_000_000.0)
     for app in (None, *engine.apps):
@@ -225,7 +225,7 @@ def test_required_groups_take_part_in_every_match(regex: str, text: str) -> None
     """Builders skip the None checks for these groups: each must be set whenever the regex matches."""
     import re
 
-    from logmetrics.patterns import required_groups
+    from logmetrics.parse.compile import required_groups
 
     m = re.search(regex, text)
     if m is not None:
@@ -234,7 +234,7 @@ def test_required_groups_take_part_in_every_match(regex: str, text: str) -> None
 
 
 def test_required_groups_of_the_builtin_patterns_are_set_on_their_samples() -> None:
-    from logmetrics.patterns import required_groups
+    from logmetrics.parse.compile import required_groups
 
     for app in (*_ENGINE.apps, "generic"):
         for cp in _ENGINE.patterns(app):

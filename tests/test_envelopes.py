@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from logmetrics.envelopes import strip_ansi, unwrap, wrap_compose, wrap_cri, wrap_docker, wrap_journald
+from logmetrics.parse.envelopes import strip_ansi, unwrap, wrap_compose, wrap_cri, wrap_docker, wrap_journald
 
 # App text: anything printable on one line (a runtime splits on newlines before it wraps).
 app_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=300)

@@ -11,10 +11,10 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logmetrics.events import validate_event
-from logmetrics.parsing import Engine, Stats
-from logmetrics.redact import Redactor
-from logmetrics.sources import read_batches
+from logmetrics.core.events import validate_event
+from logmetrics.parse.engine import Engine, Stats
+from logmetrics.sources.framing import Framer, read_batches
+from logmetrics.transforms.redact import Redactor
 from tests.conftest import ROOT
 
 # Real shapes of every format the built-in parsers know, from the definitions' own samples.
@@ -91,7 +91,7 @@ def test_a_100_mb_file_without_newline_is_read_in_bounded_memory(tmp_path: Path)
 
     stats = Stats()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    batches = list(read_batches(io.BufferedReader(Endless()), stats, max_line=1 << 20))  # type: ignore[arg-type]
+    batches = list(read_batches(io.BufferedReader(Endless()), Framer(stats, max_line=1 << 20)))
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert [len(line) for b in batches for line in b] == [1 << 20]  # cut once, the rest skipped
     assert stats.malformed["oversized"] == 1 and stats.bytes == 100 << 20
@@ -102,7 +102,7 @@ def test_sample_logs_replay_without_unknown_failures() -> None:
     for path in sorted((ROOT / "samples").rglob("*.log")):
         engine = Engine()
         with path.open("rb") as f:
-            for batch in read_batches(f, engine.stats):
+            for batch in read_batches(f, Framer(engine.stats)):
                 for ev in engine.stream(str(path)).feed(batch):
                     validate_event(ev)
 

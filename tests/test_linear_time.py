@@ -13,14 +13,13 @@ from collections.abc import Callable
 
 import pytest
 
-from logmetrics import conversions as conv
-from logmetrics.envelopes import strip_ansi, unwrap
-from logmetrics.linear import Scaling, adversarial, literals_of, scaling
-from logmetrics.metrics import normalise_path
-from logmetrics.parsing import Engine
-from logmetrics.patterns import parse_logfmt
-from logmetrics.redact import BUILTIN_RULES, PROMPT_RULE, Redactor
-from logmetrics.summary import normalise_message
+from logmetrics.core.linear import Scaling, adversarial, literals_of, scaling
+from logmetrics.parse import conversions as conv
+from logmetrics.parse.compile import parse_logfmt
+from logmetrics.parse.engine import Engine
+from logmetrics.parse.envelopes import strip_ansi, unwrap
+from logmetrics.sinks.normalise import normalise_message, normalise_path
+from logmetrics.transforms.redact import BUILTIN_RULES, PROMPT_RULE, Redactor
 
 ENGINE = Engine(now=lambda: 1_700_000_000.0)
 SAMPLES = [s.line for d in ENGINE.definitions for s in d.samples]

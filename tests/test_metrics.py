@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from logmetrics.config import DEFAULT_BUCKETS, Settings
-from logmetrics.metrics import OTHER, MetricsSink, exposition, normalise_path
-from logmetrics.stats import Stats
+from logmetrics.core.stats import Stats
+from logmetrics.sinks.metrics import OTHER, MetricsSink, exposition
+from logmetrics.sinks.normalise import normalise_path
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -53,7 +54,7 @@ def B(labels: tuple[tuple[str, str], ...], le: str) -> tuple[tuple[str, str], ..
 def sink_with(events: list[dict[str, Any]], **kw: Any) -> tuple[MetricsSink, CollectorRegistry]:
     reg = CollectorRegistry()
     sink = MetricsSink(reg, **kw)
-    sink.observe(events)
+    sink.write(events)
     return sink, reg
 
 
@@ -297,7 +298,7 @@ def test_observe_and_scrape_from_threads() -> None:
 
     def feed() -> None:
         for _ in range(50):
-            sink.observe(batch)
+            sink.write(batch)
 
     threads = [threading.Thread(target=feed) for _ in range(4)]
     for t in threads:
@@ -311,7 +312,7 @@ def test_observe_and_scrape_from_threads() -> None:
 
 
 def test_metric_labels_table_matches_what_is_exposed() -> None:
-    from logmetrics.metrics import METRIC_LABELS
+    from logmetrics.sinks.metrics import METRIC_LABELS
 
     reg = CollectorRegistry()
     MetricsSink(reg)
@@ -329,7 +330,7 @@ def test_a_product_of_bounded_labels_is_bounded_too() -> None:
          "status": 100 + j, "method": f"M{(i * 7 + j) % 200}", "path": f"/p{i}/x", "duration_ms": 12.5}
         for i in range(200) for j in range(200)
     ]
-    sink.observe(events)
+    sink.write(events)
     text = generate_latest(reg).decode()
     assert len(text) < 10 * 2**20, len(text)
     series = [x for x in text.splitlines() if x.startswith("logmetrics_requests_total{")]
@@ -344,7 +345,7 @@ def test_a_product_of_bounded_labels_is_bounded_too() -> None:
 def test_label_values_are_cut_to_a_bounded_length() -> None:
     reg = CollectorRegistry()
     sink = MetricsSink(reg)
-    sink.observe([{"ts": "2026-11-03T10:00:00.000Z", "app": "nginx", "kind": "request", "level": "info",
+    sink.write([{"ts": "2026-11-03T10:00:00.000Z", "app": "nginx", "kind": "request", "level": "info",
                    "msg": "", "status": 200, "method": "GET", "path": "/" + "a" * 100_000}])
     line = next(x for x in generate_latest(reg).decode().splitlines() if x.startswith("logmetrics_requests_total{"))
     assert len(line) < 300 and "…" in line

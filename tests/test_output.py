@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from logmetrics.output import EventFormatter, EventOutput
+from logmetrics.sinks.jsonlines import EventFormatter, EventOutput
 
 EVENT = {"ts": "2026-11-03T09:58:58.000Z", "app": "ollama", "kind": "request", "level": "info",
          "msg": "POST /api/chat 200", "status": 200, "method": "POST", "path": "/api/chat", "duration_ms": 12.5,
@@ -37,7 +37,7 @@ def test_logging_path_and_batch_path_give_the_same_bytes(tmp_path: Path) -> None
         logger.removeHandler(via_logging)
         via_logging.close()
     batch = EventOutput(str(b))
-    batch.write_events([EVENT, {**EVENT, "msg": "second"}])
+    batch.write([EVENT, {**EVENT, "msg": "second"}])
     batch.close()
     assert a.read_bytes() == b.read_bytes()
     assert [orjson.loads(x)["msg"] for x in b.read_bytes().splitlines()] == ["POST /api/chat 200", "second"]
@@ -47,7 +47,7 @@ def test_size_rotation_keeps_backups(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     out = EventOutput(str(path), max_bytes=600, backups=2)
     for i in range(12):
-        out.write_events([{**EVENT, "msg": str(i)}])
+        out.write([{**EVENT, "msg": str(i)}])
     out.close()
     files = sorted(os.listdir(tmp_path))
     assert files == ["events.jsonl", "events.jsonl.1", "events.jsonl.2"]
@@ -60,11 +60,11 @@ def test_size_rotation_keeps_backups(tmp_path: Path) -> None:
 def test_reopen_after_external_rotation(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     out = EventOutput(str(path))
-    out.write_events([{**EVENT, "msg": "before"}])
+    out.write([{**EVENT, "msg": "before"}])
     os.rename(path, tmp_path / "events.jsonl.1")
-    out.write_events([{**EVENT, "msg": "still old fd"}])
+    out.write([{**EVENT, "msg": "still old fd"}])
     out.reopen()
-    out.write_events([{**EVENT, "msg": "after"}])
+    out.write([{**EVENT, "msg": "after"}])
     out.close()
     assert [orjson.loads(x)["msg"] for x in (tmp_path / "events.jsonl.1").read_bytes().splitlines()] == [
         "before", "still old fd"]
@@ -76,7 +76,7 @@ def test_write_error_is_reported_and_cleared(tmp_path: Path) -> None:
     link.symlink_to("/dev/full")
     out = EventOutput(str(link))
     try:
-        out.write_events([EVENT])
+        out.write([EVENT])
     except OSError as e:
         assert e.errno is not None
     else:
@@ -84,7 +84,7 @@ def test_write_error_is_reported_and_cleared(tmp_path: Path) -> None:
     assert out.error is not None and "events.jsonl" in out.error
     link.unlink()
     out.reopen()
-    out.write_events([EVENT])
+    out.write([EVENT])
     assert out.error is None
     out.close()
     assert orjson.loads(link.read_bytes()) == EVENT

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from logmetrics.positions import (
+from logmetrics.sources.positions import (
     FINGERPRINT_BYTES,
     Position,
     PositionsError,

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from .conftest import LOGMETRICS, ROOT, run_cli
+from tests.conftest import LOGMETRICS, ROOT, run_cli
 
 CONTRACT_METRICS = [
     "logmetrics_requests_total", "logmetrics_request_duration_seconds", "logmetrics_timeouts_total",

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from logmetrics.parsing import Engine
-from logmetrics.redact import MARKER, Redactor
-
-from .conftest import run_cli
-from .test_run_cli import Run, events, wait_until
+from logmetrics.parse.engine import Engine
+from logmetrics.transforms.redact import MARKER, Redactor
+from tests.conftest import run_cli
+from tests.test_run_cli import Run, events, wait_until
 
 # (a line holding a secret, the secret); the secrets are made up, shaped like the real ones.
 FORMS: list[tuple[str, str]] = [

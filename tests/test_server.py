@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from logmetrics.server import MetricsServer
+from logmetrics.sinks.server import MetricsServer
 
 RENDERS: list[float] = []
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT, replay_batches
+
 COMPOSE = ROOT / "docker-compose.yml"
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 PROMTAIL = ROOT / "promtail" / "promtail.yml"
@@ -87,16 +88,14 @@ def registry_metrics() -> dict[str, set[str]]:
     from prometheus_client import CollectorRegistry
     from prometheus_client.parser import text_string_to_metric_families
 
-    from logmetrics.metrics import METRIC_LABELS, MetricsSink, exposition
-    from logmetrics.parsing import Engine
-    from logmetrics.replay import iter_events
-    from logmetrics.sources import expand_paths
+    from logmetrics.parse.engine import Engine
+    from logmetrics.sinks.metrics import METRIC_LABELS, MetricsSink, exposition
 
     registry = CollectorRegistry()
     engine = Engine()
     sink = MetricsSink(registry=registry, stats=engine.stats)
-    for batch in iter_events(engine, expand_paths([str(ROOT / "samples")])):
-        sink.observe(batch)
+    for batch in replay_batches(engine, str(ROOT / "samples")):
+        sink.write(batch)
     names: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(exposition(registry).decode()):
         for sample in family.samples:
@@ -113,7 +112,7 @@ def registry_metrics() -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def event_schema() -> tuple[set[str], set[str]]:
     """(every event key, every kind value) from the event JSON Schema."""
-    events = pytest.importorskip("logmetrics.events")
+    from logmetrics.core import events
     keys: set[str] = set()
     kinds: set[str] = set()
 

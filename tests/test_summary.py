@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from logmetrics.parsing import Engine, Stats
-from logmetrics.render import fmt_ms, headline, render_table
-from logmetrics.replay import iter_events
-from logmetrics.sources import expand_paths
-from logmetrics.summary import Summary, normalise_message, quantile
-from tests.conftest import ROOT
+from logmetrics.parse.engine import Engine, Stats
+from logmetrics.sinks.normalise import normalise_message
+from logmetrics.sinks.render import fmt_ms, headline, render_table
+from logmetrics.sinks.summary import Summary, quantile
+from tests.conftest import ROOT, replay_batches
 
 
 def ev(kind: str, app: str = "ollama", level: str = "info", ts: str = "2026-11-03T10:00:00.000Z",
@@ -29,7 +28,7 @@ def req(status: int, ms: float | None, ts: str = "2026-11-03T10:00:00.000Z", **k
 
 def summarise(events: list[dict[str, Any]], stats: Stats | None = None) -> dict[str, Any]:
     s = Summary(stats)
-    s.observe(events)
+    s.write(events)
     return s.to_dict()
 
 
@@ -132,7 +131,7 @@ def test_tokens_model_loads_and_recognition_share() -> None:
 
 def _sample_batches() -> tuple[list[list[dict[str, Any]]], Stats]:
     engine = Engine(now=lambda: 1_700_000_000.0)
-    return list(iter_events(engine, expand_paths([str(ROOT / "samples")]))), engine.stats
+    return replay_batches(engine, str(ROOT / "samples")), engine.stats
 
 
 @pytest.fixture(scope="module")
@@ -144,13 +143,13 @@ def test_merge_of_parts_equals_one_pass(sample_batches: tuple[list[list[dict[str
     batches, stats = sample_batches
     events = [e for b in batches for e in b]
     one = Summary(stats)
-    one.observe(events)
+    one.write(events)
     assert len(events) > 3000
     for cuts in ([0, 1, 1000, 2500, len(events)], [0, len(events) // 2, len(events)]):
         parts = []
         for a, b in itertools.pairwise(cuts):
             s = Summary(stats)  # the same Stats object: counted once
-            s.observe(events[a:b])
+            s.write(events[a:b])
             parts.append(s)
         merged = parts[0]
         for p in parts[1:]:
@@ -172,7 +171,7 @@ def test_table_is_plain_fixed_width_text_unless_coloured(
     batches, stats = sample_batches
     s = Summary(stats)
     for b in batches:
-        s.observe(b)
+        s.write(b)
     data = s.to_dict()
     text = render_table(data)
     assert "\x1b[" not in text

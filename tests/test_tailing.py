@@ -16,10 +16,12 @@ from typing import Any
 import orjson
 import pytest
 
-from logmetrics.output import EventOutput
-from logmetrics.parsing import Engine
-from logmetrics.positions import Position, load_positions, save_positions
-from logmetrics.tailing import Tailer, watch_roots
+from logmetrics.parse.engine import Engine
+from logmetrics.pipeline import Pipeline
+from logmetrics.sinks.jsonlines import EventOutput
+from logmetrics.sources.files import watch_roots
+from logmetrics.sources.positions import Position, load_positions, save_positions
+from logmetrics.sources.tail import Tailer
 
 
 class Clock:
@@ -51,7 +53,8 @@ class Rig:
 
     def _new(self) -> Tailer:
         kw = {"start_at": "beginning", **self.kw}
-        return Tailer(self.engine, self.patterns, self.out, positions=str(self.positions), clock=self.clock, **kw)
+        return Tailer(self.engine, self.patterns, Pipeline([self.out]), positions=str(self.positions),
+                      clock=self.clock, **kw)
 
     def restart(self, **kw: Any) -> None:
         """A new process: fresh engine and tailer, same output and positions files."""
@@ -267,7 +270,7 @@ def test_docker_json_file_and_cri_pod_logs_get_container(tmp: Path, rig_for: Cal
 def test_own_output_in_watched_folder_is_not_followed(tmp: Path) -> None:
     out = EventOutput(str(tmp / "logs" / "events.jsonl"))
     append(tmp / "logs" / "a.log", "one\n")
-    t = Tailer(Engine(), [str(tmp / "logs")], out, start_at="beginning", clock=Clock(),
+    t = Tailer(Engine(), [str(tmp / "logs")], Pipeline([out]), start_at="beginning", clock=Clock(),
                exclude=[str(tmp / "logs" / "events.jsonl")])
     for _ in range(3):
         t.step()
@@ -394,7 +397,8 @@ def test_output_failure_pauses_reading_and_loses_nothing(tmp: Path) -> None:
     append(log, "one\ntwo\n")
     engine = Engine()
     clock = Clock()
-    t = Tailer(engine, [str(log)], out, start_at="beginning", clock=clock, positions=str(tmp / "pos.json"))
+    t = Tailer(engine, [str(log)], Pipeline([out]), start_at="beginning", clock=clock,
+               positions=str(tmp / "pos.json"))
     t.step()
     assert t.output_blocked and out.error is not None
     assert engine.stats.output_errors["enospc"] == 1
@@ -536,8 +540,8 @@ def test_parked_file_rotated_by_rename_is_drained_by_inode(tmp: Path, rig_for: C
     r.step()
     r.clock.advance(1)
     r.step()  # idle now: most files are parked
-    victim = next(t for t in r.tailer._tails.values() if t.parked)
-    path = Path(victim.path)
+    victim = r.tailer.parked[0]
+    path = Path(victim)
     append(path, "written just before rotation\n")
     os.rename(path, str(path) + ".1")  # to a name no pattern matches
     append(path, "new file\n")
@@ -558,11 +562,12 @@ def test_out_of_descriptors_parks_instead_of_failing(tmp: Path) -> None:
     code = f"""
 import resource, orjson
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-from logmetrics.output import EventOutput
-from logmetrics.parsing import Engine
-from logmetrics.tailing import Tailer
+from logmetrics.sinks.jsonlines import EventOutput
+from logmetrics.parse.engine import Engine
+from logmetrics.sources.tail import Tailer
+from logmetrics.pipeline import Pipeline
 out = EventOutput({str(tmp / "events.jsonl")!r})
-t = Tailer(Engine(), [{str(logs / "*.log")!r}], out, start_at="beginning", max_open=10_000)
+t = Tailer(Engine(), [{str(logs / "*.log")!r}], Pipeline([out]), start_at="beginning", max_open=10_000)
 while t.step():
     pass
 t.step()

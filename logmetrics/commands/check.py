@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checking import run_samples, slow_rules, uncovered_patterns
 from ..config import ConfigError
+from ..parse.checking import run_samples, slow_rules, uncovered_patterns
 from .common import settings_and_engine
 
 

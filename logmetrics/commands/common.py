@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings, load_settings
-from ..definitions import DefinitionError, load_definitions
-from ..parsing import Engine
+from ..parse.definitions import DefinitionError, load_definitions
+from ..parse.engine import Engine
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD = -1, -2  # glibc mallopt parameters
 

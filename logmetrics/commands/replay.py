@@ -7,20 +7,21 @@ only on a terminal), so `replay ... --format prom > file` is always clean.
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
 
 import orjson
 
-from ..config import Settings
-from ..parsing import Engine
-from ..replay import EventFilter, iter_events
-from ..sources import expand_paths
+from ..pipeline import Sink
+from ..replay.formats import aggregate_for, write_report
+from ..replay.parallel import chain
+from ..replay.sequential import replay_files
+from ..sinks.jsonlines import JsonLines
+from ..sources.files import resolve_paths
+from ..transforms.filter import EventFilter
 from .common import keep_heap, settings_and_engine
 
 _OPT = orjson.OPT_APPEND_NEWLINE
@@ -85,66 +86,39 @@ def replay_command(
     keep_heap()
     # Old files: a line without its own time takes its predecessor's, not today's date.
     settings, engine = settings_and_engine(parsers, config, inherit_ts=True)
-    redact = settings.redactor(engine.stats)
-    files = expand_paths(paths)
+    found = resolve_paths(paths, follow_symlinks=settings.follow_symlinks)
+    files = [Path(f) for f in found.files]
     flt = EventFilter.build(only_app, since, until)
     out = sys.stdout.buffer
     emit_f = open(emit, "wb") if emit is not None else None  # noqa: SIM115 - closed below
+    writers = ([out] if fmt == "events" else []) + ([emit_f] if emit_f is not None else [])
     workers = jobs or os.cpu_count() or 1
     try:
         with _progress(files, progress) as on_bytes:
             if workers > 1 and sum(p.stat().st_size for p in files) >= settings.replay_parallel_min_bytes:
-                aggregate = _parallel(files, fmt, settings, engine, flt, workers, out, emit_f, on_bytes)
+                from ..replay.parallel import plan_units, run_parallel
+
+                units = plan_units(files, workers, settings.replay_split_bytes)
+                aggregate, _ = run_parallel(units, jobs=min(workers, len(units)), fmt=fmt, settings=settings,
+                                            definitions=engine.definitions, flt=flt, writers=writers,
+                                            on_bytes=on_bytes)
             else:
-                aggregate = _sequential(files, fmt, settings, engine, flt, redact, out, emit_f, on_bytes)
+                aggregate = aggregate_for(fmt, settings, engine.stats)
+                sinks: list[Sink] = ([aggregate] if aggregate is not None else []) + [JsonLines(w) for w in writers]
+                replay_files(engine, files, chain(settings, engine.stats, flt, sinks), on_bytes)
     finally:
         if emit_f is not None:
             emit_f.close()
-    _write_result(fmt, aggregate, out)
+    write_report(fmt, aggregate, out)
     out.flush()
 
 
-def _sequential(files: list[Path], fmt: str, settings: Settings, engine: Engine, flt: EventFilter,
-                redact: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], out: BinaryIO,
-                emit_f: BinaryIO | None, on_bytes: Callable[[int], None] | None) -> Any:
-    from ..parallel import consumer, make_sink
-
-    aggregate, observe = make_sink(fmt, settings, engine.stats)
-    outputs = ([out] if fmt == "events" else []) + ([emit_f] if emit_f is not None else [])
-    consume = consumer(EventFilter(), observe, outputs)  # iter_events has filtered already
-    for batch in iter_events(engine, files, flt, on_bytes, redact):
-        consume(batch)
-    return aggregate
-
-
-def _parallel(files: list[Path], fmt: str, settings: Settings, engine: Engine, flt: EventFilter, workers: int,
-              out: BinaryIO, emit_f: BinaryIO | None, on_bytes: Callable[[int], None] | None) -> Any:
-    from ..parallel import plan_units, run_parallel
-
-    units = plan_units(files, workers, settings.replay_split_bytes)
-    writers = ([out] if fmt == "events" else []) + ([emit_f] if emit_f is not None else [])
-    aggregate, _stats = run_parallel(units, jobs=min(workers, len(units)), fmt=fmt, settings=settings,
-                                     definitions=engine.definitions, flt=flt, write_events=writers,
-                                     on_bytes=on_bytes)
-    return aggregate
-
-
-def _write_result(fmt: str, aggregate: Any, out: BinaryIO) -> None:
-    if fmt in ("table", "json"):
-        data = aggregate.to_dict()
-        if fmt == "json":
-            out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | _OPT))
-        else:
-            from ..render import WIDTH, render_table
-
-            tty = sys.stdout.isatty()
-            width = shutil.get_terminal_size((WIDTH, 24)).columns if tty else WIDTH
-            out.write(render_table(data, width=width, color=tty).encode())
-    elif fmt == "prom":
-        from prometheus_client import CollectorRegistry
-
-        from ..metrics import exposition
-
-        registry = CollectorRegistry()
-        registry.register(aggregate)
-        out.write(exposition(registry))
+def report_skipped(skipped: list[tuple[str, str]], limit: int = 5) -> None:
+    """One stderr line per reason: what a folder walk or glob passed over (names first, then how many more)."""
+    by_why: dict[str, list[str]] = {}
+    for path, why in skipped:
+        by_why.setdefault(why.split(" (")[0] if why.startswith("symlink") else why, []).append(path)
+    for why, names in by_why.items():
+        more = f" and {len(names) - limit} more" if len(names) > limit else ""
+        print(f"logmetrics: skipped {len(names)} file{'s' if len(names) != 1 else ''} ({why}): "
+              f"{', '.join(names[:limit])}{more}", file=sys.stderr)

@@ -9,17 +9,16 @@ file for an external logrotate.
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..config import ConfigError, Settings
-from ..stats import Stats
+from ..config import ConfigError
 from .common import keep_heap, settings_and_engine
 
 Event = dict[str, Any]
@@ -42,9 +41,27 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.propagate = False
 
 
-def redaction_hook(settings: Settings, stats: Stats) -> Callable[[list[Event]], list[Event]] | None:
-    """Applied to every batch of events before output and metrics: secrets never leave the process."""
-    return settings.redactor(stats) if settings.redact else None
+def check_output_and_positions(output: str, positions: str | None, backups: int) -> None:
+    """Refuse settings that would destroy data: positions saved over the events (each save renames the
+    positions file over it), a positions path that is a folder, a folder that does not exist."""
+    if output != "-":
+        out = os.path.realpath(output)
+        if os.path.isdir(out):
+            raise ConfigError(f"--output {output}: is a folder, not a file")
+        if not os.path.isdir(os.path.dirname(out)):
+            raise ConfigError(f"--output {output}: folder {os.path.dirname(out)} does not exist")
+    if positions is None:
+        return
+    pos = os.path.realpath(positions)
+    if os.path.isdir(pos):
+        raise ConfigError(f"--positions {positions}: is a folder, not a file")
+    if not os.path.isdir(os.path.dirname(pos)):
+        raise ConfigError(f"--positions {positions}: folder {os.path.dirname(pos)} does not exist")
+    if output != "-":
+        rotations = {out} | {f"{out}.{i}" for i in range(1, max(backups, 1) + 1)}
+        if pos in rotations:
+            raise ConfigError(f"--positions {positions}: is the events output (or one of its rotations); "
+                              "each save would replace the events with positions")
 
 
 def _raise_fd_limit() -> None:
@@ -64,34 +81,36 @@ def run_command(*, paths: list[str] | None, output: str | None, positions: str |
 
     keep_heap(16 << 20)  # a daemon: keep less of a burst's heap than a replay does
 
-    from ..metrics import MetricsSink, exposition
-    from ..output import EventOutput
-    from ..server import MetricsServer
-    from ..tailing import Tailer
+    from ..pipeline import Pipeline
+    from ..sinks.jsonlines import EventOutput
+    from ..sinks.metrics import MetricsSink, exposition
+    from ..sinks.server import MetricsServer
+    from ..sources.tail import Tailer
+    from ..transforms.redact import redactor_for
 
     settings, engine = settings_and_engine(parsers, config, paths=paths, output=output, positions=positions,
                                            listen=listen, start_at=start_at, poll=poll)
     if not settings.paths:
         raise ConfigError("run: nothing to follow: give files, folders or globs (arguments, LOGMETRICS_PATHS "
                           "or `paths` in --config)")
+    check_output_and_positions(settings.output, settings.positions, settings.output_backups)
     configure_logging()
     _raise_fd_limit()
     out = EventOutput(settings.output, max_bytes=settings.output_max_bytes, backups=settings.output_backups)
     registry = CollectorRegistry()
     sink = MetricsSink(registry, buckets=settings.buckets, label_limit=settings.label_limit,
-                       series_limit=settings.series_limit,
-                       stats=engine.stats)
-    tailer = Tailer(engine, settings.paths, out, positions=settings.positions, start_at=settings.start_at,
-                    observe=sink.observe, redact=redaction_hook(settings, engine.stats),
+                       series_limit=settings.series_limit, stats=engine.stats)
+    pipeline = Pipeline([sink, out], redact=redactor_for(settings, engine.stats))
+    tailer = Tailer(engine, settings.paths, pipeline, positions=settings.positions, start_at=settings.start_at,
                     exclude=[settings.output, *([settings.positions] if settings.positions else [])],
-                    max_open=settings.max_open_files)
+                    max_open=settings.max_open_files, follow_symlinks=settings.follow_symlinks)
 
     def health() -> tuple[bool, dict[str, Any]]:
         details = tailer.health()
-        ok = not tailer.output_blocked and out.error is None
-        details.update(status="ok" if ok else "output_failing", output=settings.output,
-                       output_error=out.error)
-        return ok, details
+        if out.error is not None and details["status"] == "ok":
+            details["status"] = "output_failing"
+        details.update(output=settings.output, output_error=out.error)
+        return details["status"] == "ok", details
 
     server = None
     if settings.listen:

@@ -20,7 +20,6 @@ in which values are `other`, never in totals.
 
 from __future__ import annotations
 
-import re
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,10 +35,11 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from .config import DEFAULT_BUCKETS
-from .stats import Stats
+from ..core.stats import Stats
+from .buckets import DEFAULT_BUCKETS
+from .normalise import normalise_path
 
-__all__ = ["DEFAULT_SERIES_LIMIT", "METRIC_LABELS", "OTHER", "MetricsSink", "exposition", "normalise_path"]
+__all__ = ["DEFAULT_SERIES_LIMIT", "METRIC_LABELS", "OTHER", "MetricsSink", "exposition"]
 
 Event = dict[str, Any]
 Key = tuple[str, ...]
@@ -87,42 +87,6 @@ METRIC_LABELS: dict[str, tuple[str, ...]] = {
     "logmetrics_read_lag_bytes": (),
     "logmetrics_label_overflow_total": ("metric", "label"),
 }
-
-# --- path normalisation --------------------------------------------------------------------
-
-_ID_SEGMENT = re.compile(
-    r"""
-    \d+                                       # numeric id
-    | (?=[0-9a-fA-F-]*\d)[0-9a-fA-F-]{8,}      # UUID (whole or cut), hex hash (with a digit)
-    | (?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{20,}  # long opaque token (base64url, nanoid, ...)
-    | (?:sha\d+|md5)[:-][0-9a-fA-F]{8,}           # content digest (Ollama blobs)
-    """,
-    re.X,
-)
-_norm_cache: dict[str, str] = {}
-
-
-def normalise_path(path: str) -> str:
-    """`/api/v1/chats/3f2b…?x=1` → `/api/v1/chats/:id`: one series per route, not per object."""
-    got = _norm_cache.get(path)
-    if got is not None:
-        return got
-    cut = len(path)
-    for sep in "?#":
-        i = path.find(sep)
-        if 0 <= i < cut:
-            cut = i
-    p = path[:cut]
-    parts = p.split("/")
-    for i, seg in enumerate(parts):
-        if seg and seg[0] != ":" and _ID_SEGMENT.fullmatch(seg):
-            parts[i] = ":id"
-    out = "/".join(parts)
-    if len(_norm_cache) >= _CACHE_MAX:
-        _norm_cache.clear()
-    _norm_cache[path] = out
-    return out
-
 
 # --- bounded label sets --------------------------------------------------------------------
 
@@ -338,12 +302,12 @@ class MetricsSink(Collector):
 
     # -- ingest (hot path) -----------------------------------------------------------------
 
-    def observe(self, events: list[Event]) -> None:
+    def write(self, events: Sequence[Event]) -> None:
         """Add a batch of events; thread-safe; a few dict operations per event."""
         with self._lock:
             self._observe(events)
 
-    def _observe(self, events: list[Event]) -> None:
+    def _observe(self, events: Sequence[Event]) -> None:
         ev_cache, ev_bound, events_c, last = (self._ev_labels.cache, self._ev_labels.bound,
                                               self._events, self._last)
         use_read = self.use_read_time
@@ -352,7 +316,7 @@ class MetricsSink(Collector):
         d_bounds = self.bounds["logmetrics_request_duration_seconds"]
         d_len = len(d_bounds) + 2
         codes = self._codes
-        norm = _norm_cache
+        norm = normalise_path
         for e in events:
             app = e["app"]
             kind = e["kind"]
@@ -372,7 +336,7 @@ class MetricsSink(Collector):
                 if code is None:
                     code = codes[status] = str(status)
                 path = e.get("path")
-                path = "" if path is None else norm.get(path) or normalise_path(path)
+                path = "" if path is None else norm(path)
                 raw = (app, e.get("method") or "", path, code)
                 k = req_cache.get(raw)
                 if k is None:

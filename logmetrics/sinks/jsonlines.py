@@ -1,12 +1,13 @@
-"""The events sink: JSON lines to a size-rotated file or stdout, through python-json-logger.
+"""The events sink: JSON lines to a size-rotated file, stdout, or any binary stream.
 
-Shape: a `logging.Handler` (`EventOutput`) with a python-json-logger formatter
+One encoding (`encode`, orjson, newline-terminated) for every writer. The live
+output is a `logging.Handler` (`EventOutput`) with a python-json-logger formatter
 (`EventFormatter`, orjson-backed) configured so that the event dict logged as
 the record's message IS the line — no logger name, level or time added. The
 tailer does not pay for a `LogRecord` per event, though: it hands whole batches
-to `EventOutput.write_events`, which serialises them with the same formatter
-settings and writes them with one system call (benchmarks/bench_tail.py
-measures both paths; a test checks they give identical bytes).
+to `EventOutput.write`, which encodes them with the same options and writes
+them with one system call (a test checks both paths give identical bytes).
+Replay writes to stdout and `--emit` through `JsonLines`.
 
 Writes go straight to the file descriptor (no userspace buffer), so "written"
 means "in the kernel": a crash of this process loses nothing that was written,
@@ -18,20 +19,39 @@ retry neither duplicates nor tears lines.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-__all__ = ["EventFormatter", "EventOutput", "error_reason"]
+__all__ = ["EventFormatter", "EventOutput", "JsonLines", "encode"]
 
 _OPTIONS = 0  # event keys are always str: OPT_NON_STR_KEYS (the formatter's default) only costs time
+_LINE = orjson.OPT_APPEND_NEWLINE
+
+
+def encode(events: Sequence[dict[str, Any]]) -> bytes:
+    """Events as JSON lines, each newline-terminated: the one encoding of every events output."""
+    dumps = orjson.dumps
+    return b"".join([dumps(e, option=_LINE) for e in events])
+
+
+class JsonLines:
+    """Events as JSON lines to a binary stream (replay's stdout, `--emit`, a worker's spool file)."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write(self, events: Sequence[dict[str, Any]]) -> None:
+        if events:
+            self.stream.write(encode(events))
 
 
 class EventFormatter(OrjsonFormatter):  # type: ignore[misc]
@@ -48,15 +68,7 @@ class EventFormatter(OrjsonFormatter):  # type: ignore[misc]
 
     def format_batch(self, events: Sequence[dict[str, Any]]) -> bytes:
         """The same bytes `format` gives one record per event, newline-terminated, for a whole batch."""
-        dumps = orjson.dumps
-        default = self.json_default
-        opt = _OPTIONS | orjson.OPT_APPEND_NEWLINE
-        return b"".join([dumps(e, default=default, option=opt) for e in events])
-
-
-def error_reason(e: OSError) -> str:
-    """A bounded label for an output error: the errno's name (`enospc`, `efbig`, ...)."""
-    return errno.errorcode.get(e.errno or 0, "oserror").lower()
+        return encode(events)
 
 
 class EventOutput(logging.Handler):
@@ -82,7 +94,7 @@ class EventOutput(logging.Handler):
 
     # -- writing ----------------------------------------------------------------------------
 
-    def write_events(self, events: Sequence[dict[str, Any]]) -> None:
+    def write(self, events: Sequence[dict[str, Any]]) -> None:
         """Write a batch of events as lines; OSError (after rollback) when it cannot be written."""
         if events:
             self.write_bytes(self.formatter_.format_batch(events))
@@ -102,7 +114,7 @@ class EventOutput(logging.Handler):
             self.error = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        """The logging-API path (one record, one line); the tailer uses `write_events` instead."""
+        """The logging-API path (one record, one line); the tailer uses `write` instead."""
         try:
             self.write_bytes(self.format(record).encode() + b"\n")
         except Exception:

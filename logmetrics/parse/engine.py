@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..core.stats import Stats
+from ..sources.framing import Framer
+from .compile import CompiledPattern, normalise_level
 from .conversions import DurationError, format_ts, parse_ts
 from .definitions import ClassifyRule, Definition, is_builtin, load_definitions
 from .envelopes import Envelope, strip_ansi, unwrap
-from .patterns import CompiledPattern, normalise_level
-from .stats import Stats
 
 __all__ = ["Engine", "Stats", "Stream"]
 
@@ -157,7 +158,8 @@ class Stream:
         self._ml, self._ml_env = [], None
 
     def feed(self, lines: Iterable[bytes | str]) -> list[Event]:
-        """Events for these lines (without their newlines), in order; may hold back a multiline record."""
+        """Events for these lines (framed already: without their newlines, cut to max_line — see
+        sources/framing.py), in order; may hold back a multiline record."""
         eng = self._engine
         stats = eng.stats
         max_line = eng.max_line
@@ -168,9 +170,6 @@ class Stream:
         for raw in lines:
             n += 1
             if type(raw) is bytes:
-                if len(raw) > max_line:
-                    raw = raw[:max_line]
-                    stats.malformed["oversized"] += 1
                 try:
                     text = raw.decode()
                 except UnicodeDecodeError:
@@ -178,9 +177,6 @@ class Stream:
                     stats.malformed["invalid_utf8"] += 1
             else:
                 text = str(raw)
-                if len(text) > max_line:
-                    text = text[:max_line]
-                    stats.malformed["oversized"] += 1
             if text:
                 if text[-1] == "\r":
                     text = text[:-1]
@@ -392,9 +388,9 @@ class Engine:
         return Stream(self, file, container, app_hint, host)
 
     def parse_lines(self, lines: Iterable[bytes | str], file: str = "-") -> list[Event]:
-        """Events for a batch of lines of one stream, flushed (tests, `parse`, samples)."""
+        """Events for lines held in memory, as one stream, flushed (tests, samples, the library API)."""
         s = self.stream(file)
-        return s.feed(lines) + s.flush()
+        return s.feed(Framer(self.stats, self.max_line).cut(lines)) + s.flush()
 
     def order_for(self, app: str | None) -> _Order:
         """Patterns in the order a stream of `app` tries them: its own, every other app's, the fallbacks;

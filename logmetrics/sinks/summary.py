@@ -15,21 +15,19 @@ table (`render.py`) is drawn from that same dict, so the two never disagree.
 from __future__ import annotations
 
 import math
-import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .config import DEFAULT_BUCKETS
-from .metrics import normalise_path
-from .stats import Stats
+from ..core.events import KINDS, LEVELS
+from ..core.stats import Stats
+from .buckets import DEFAULT_BUCKETS
+from .normalise import normalise_message, normalise_path
 
-__all__ = ["KINDS", "LEVELS", "SCHEMA_VERSION", "Summary", "normalise_message", "quantile"]
+__all__ = ["SCHEMA_VERSION", "Summary", "quantile"]
 
 Event = dict[str, Any]
 SCHEMA_VERSION = 1
-KINDS = ("request", "timeout", "error", "model_load", "inference", "log")
-LEVELS = ("debug", "info", "warn", "error")
 QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99))
 # Memory guards, not display caps (the output shows the top few of the complete tables): only an
 # input part with more distinct messages/routes than this can make a merge differ from one pass.
@@ -37,39 +35,6 @@ ERROR_LIMIT = 10_000  # distinct normalised error messages kept per app; the res
 ROUTE_LIMIT = 10_000  # distinct (method, path) kept per app
 OTHER_MESSAGES = "(other messages)"
 OTHER_ROUTE = ("other", "other")
-_CACHE_MAX = 1 << 16
-
-# -- message normalisation: the same error with another id/number/address is the same error --
-
-_NORMALISE = re.compile(
-    r"""
-    (?P<id>\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b
-        | \b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b)
-    | (?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b)
-    | (?P<dur>(?<![\w.])(?:\d+(?:\.\d+)?(?:h|m|s|ms|µs|us|ns))+(?![\w.]))
-    | (?P<n>(?<![\w.])(?<!HTTP/)-?\d+(?:\.\d+)?(?!\w))
-    """,
-    re.X,
-)
-_norm_cache: dict[str, str] = {}
-
-
-def _replacement(m: re.Match[str]) -> str:
-    return f"<{m.lastgroup}>"
-
-
-def normalise_message(msg: str) -> str:
-    """`client: 10.0.4.14 … (111: …)` → `client: <ip> … (<n>: …)`: groups one error's many instances."""
-    got = _norm_cache.get(msg)
-    if got is None:
-        got = _NORMALISE.sub(_replacement, msg.strip())
-        if len(got) > 300:
-            got = got[:299] + "…"
-        if len(_norm_cache) >= _CACHE_MAX:
-            _norm_cache.clear()
-        _norm_cache[msg] = got
-    return got
-
 
 def quantile(sorted_values: array[float] | list[float], q: float) -> float:
     """Exact quantile, linear between the two nearest ranks (numpy's default)."""
@@ -180,7 +145,7 @@ class Summary:
         self.latency_buckets = [float(x) for x in b["logmetrics_request_duration_seconds"]]
         self.apps: dict[str, AppSummary] = {}
 
-    def observe(self, events: list[Event]) -> None:
+    def write(self, events: Sequence[Event]) -> None:
         """Add a batch of events: a handful of dict operations per event, values kept for exact quantiles."""
         apps = self.apps
         for e in events:

@@ -25,11 +25,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .stats import Stats
+from ..core.stats import Stats
 
-__all__ = ["BUILTIN_RULES", "MARKER", "USER_RULE_BUDGET_S", "Redactor", "Rule", "UserRuleError", "compile_user_rule"]
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = ["BUILTIN_RULES", "MARKER", "USER_RULE_BUDGET_S", "Redactor", "Rule", "UserRuleError", "compile_user_rule",
+           "redactor_for"]
 
 MARKER = "[REDACTED]"
 USER_RULE_BUDGET_S = 0.05  # per field; the regex engine honours it to within a few times that
@@ -248,11 +252,10 @@ class Redactor:
         self._active = bool(rules)
 
     @classmethod
-    def from_settings(cls, enabled: bool, extra: dict[str, str], disabled: Iterable[str], drop_prompts: bool,
-                      stats: Stats | None = None) -> Redactor:
-        if not enabled:
-            return cls([], stats)
-        off = set(disabled)
+    def configured(cls, *, disable: Iterable[str] = (), extra: dict[str, str] | None = None,
+                   drop_prompts: bool = False, stats: Stats | None = None) -> Redactor:
+        """The built-in rules but `disable`d ones, users' `extra` rules, and the prompt rule if asked."""
+        off = set(disable)
         rules = [r for r in BUILTIN_RULES if r.name not in off]
         if drop_prompts:
             rules.append(PROMPT_RULE)
@@ -367,3 +370,11 @@ def _probe_function(triggers: list[tuple[str, int]]) -> Callable[[str], int]:
     exec("\n".join(lines) + "\n", ns)
     probe: Callable[[str], int] = ns["probe"]
     return probe
+
+
+def redactor_for(settings: Settings, stats: Stats) -> Redactor | None:
+    """The redaction `settings` ask for (`redact = false`: none), counting into `stats`."""
+    if not settings.redact:
+        return None
+    return Redactor.configured(disable=settings.redact_disable, extra=settings.redact_rules,
+                               drop_prompts=settings.drop_prompts, stats=stats)

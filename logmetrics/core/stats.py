@@ -47,3 +47,29 @@ class Stats:
         self.bytes += other.bytes
         for name in _COUNTERS:
             getattr(self, name).update(getattr(other, name))
+
+    def copy(self) -> Stats:
+        """An independent copy (counters included)."""
+        out = Stats(lines=self.lines, bytes=self.bytes, files_watched=self.files_watched,
+                    read_lag_bytes=self.read_lag_bytes)
+        for name in _COUNTERS:
+            getattr(out, name).update(getattr(self, name))
+        return out
+
+    def since(self, before: Stats) -> Stats:
+        """What was counted after `before` was copied (gauges: the values now)."""
+        out = Stats(lines=self.lines - before.lines, bytes=self.bytes - before.bytes,
+                    files_watched=self.files_watched, read_lag_bytes=self.read_lag_bytes)
+        for name in _COUNTERS:
+            mine, theirs = getattr(self, name), getattr(before, name)
+            getattr(out, name).update({k: n - theirs.get(k, 0) for k, n in mine.items() if n != theirs.get(k, 0)})
+        return out
+
+    def reset_to(self, before: Stats) -> None:
+        """Forget what was counted after `before` was copied."""
+        self.lines, self.bytes = before.lines, before.bytes
+        for name in _COUNTERS:
+            c = getattr(self, name)
+            c.clear()
+            c.update(getattr(before, name))
+

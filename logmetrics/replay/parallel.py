@@ -22,27 +22,29 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
-
-from .config import Settings
-from .definitions import Definition
-from .parsing import Engine
-from .replay import EventFilter, iter_file_events
-from .sources import describe_file, read_batches
-from .stats import Stats
+from ..config import Settings
+from ..core.stats import Stats
+from ..parse.definitions import Definition
+from ..parse.engine import Engine
+from ..pipeline import Event, Pipeline, Sink
+from ..sinks.jsonlines import JsonLines
+from ..sources.files import describe_file, is_gzip
+from ..sources.framing import Framer, read_batches, read_lines_at
+from ..transforms.filter import EventFilter
+from ..transforms.redact import redactor_for
+from .formats import aggregate_for
+from .sequential import file_events
 
 __all__ = ["Unit", "plan_units", "run_parallel"]
 
-Event = dict[str, Any]
 State = tuple[str | None, str | None]  # sticky app, last own time
 HEAD_LINES = 1_024  # more than a multiline record may hold (1000 lines)
 WARMUP_BYTES = 64 * 1024
-_OPT = orjson.OPT_APPEND_NEWLINE
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,12 @@ class Unit:
     end: int | None = None
 
 
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
 def plan_units(files: list[Path], jobs: int, split_bytes: int) -> list[Unit]:
     """Work units in output order: small files whole, large plain files in about `2 × jobs` chunks."""
     units: list[Unit] = []
     for p in files:
         size = p.stat().st_size
-        if jobs < 2 or size < 2 * split_bytes or _is_gzip(p):
+        if jobs < 2 or size < 2 * split_bytes or is_gzip(p):
             units.append(Unit(len(units), p))
             continue
         n = min(2 * jobs, size // split_bytes)
@@ -107,38 +104,10 @@ def _init_worker(settings: Settings, definitions: list[Definition], fmt: str, fl
     _W.update(settings=settings, definitions=definitions, fmt=fmt, flt=flt, write_events=write_events, tmpdir=tmpdir)
 
 
-def make_sink(fmt: str, settings: Settings, stats: Stats) -> tuple[Any, Callable[[list[Event]], None] | None]:
-    """The aggregate a format needs (None for `events`) and its observe function."""
-    if fmt in ("table", "json"):
-        from .summary import Summary
-
-        s = Summary(stats, buckets=settings.buckets)
-        return s, s.observe
-    if fmt == "prom":
-        from .metrics import MetricsSink
-
-        m = MetricsSink(None, buckets=settings.buckets, label_limit=settings.label_limit,
-                        series_limit=settings.series_limit, stats=stats, use_read_time=False)
-        return m, m.observe
-    return None, None
-
-
-def consumer(flt: EventFilter, observe: Callable[[list[Event]], None] | None,
-             outputs: list[BinaryIO]) -> Callable[[list[Event]], None]:
-    """Where a unit's (or the parent's) events go: the filter, then the aggregate, then JSON lines."""
-    dumps = orjson.dumps
-
-    def consume(events: list[Event]) -> None:
-        if flt.active:
-            events = flt.apply(events)
-        if observe is not None:
-            observe(events)
-        if events and outputs:
-            data = b"".join([dumps(e, option=_OPT) for e in events])
-            for out in outputs:
-                out.write(data)
-
-    return consume
+def chain(settings: Settings, stats: Stats, flt: EventFilter, sinks: list[Sink], *, redact: bool = True) -> Pipeline:
+    """The replay's chain: redaction (unless the events are redacted already), the filter, these sinks."""
+    return Pipeline(sinks, redact=redactor_for(settings, stats) if redact else None,
+                    keep=flt if flt.active else None)
 
 
 def _line_start(f: BinaryIO, pos: int) -> int:
@@ -163,114 +132,91 @@ class _Bounded:
         return data
 
 
-def _lines_from(f: BinaryIO, pos: int, max_line: int, stats: Stats) -> Iterator[tuple[int, int, bytes]]:
-    """(offset, offset of the next line, line without newline) from `pos`; long lines cut (and counted)."""
-    f.seek(pos)
-    while True:
-        line = f.readline(max_line + 1)
-        if not line:
-            return
-        off = pos
-        pos += len(line)
-        if line.endswith(b"\n"):
-            yield off, pos, line[:-1]
-        elif len(line) > max_line:  # cut here, skip the rest of it
-            stats.malformed["oversized"] += 1
-            while True:
-                rest = f.readline(1 << 20)
-                pos += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield off, pos, line[:max_line]
-        else:
-            yield off, pos, line  # the last line, without a newline
-
-
-def run_chunk(engine: Engine, unit: Unit, settings: Settings, on_events: Callable[[list[Event]], None], *,
-              start_at: int | None = None, initial: State | None = None) -> UnitResult:
-    """Process one chunk. With `initial` (the true state at `start_at`) it is exact on its own; without,
-    it warms up on the bytes before it and reports its first lines as a head for the parent to join."""
+def run_chunk(engine: Engine, unit: Unit, pipeline: Pipeline, *, start_at: int | None = None,
+              initial: State | None = None) -> UnitResult:
+    """Process one chunk through `pipeline`. With `initial` (the true state at `start_at`) it is exact on
+    its own; without, it warms up on the bytes before it and reports its first lines as a head for the
+    parent to join (redacted, not yet filtered or delivered)."""
     assert unit.end is not None
     src = describe_file(unit.path)
-    res = UnitResult(unit.index)
-    rest_stats = engine.stats = res.stats
-    redactor = settings.redactor(rest_stats)
+    stats = engine.stats  # the engine and the pipeline's redactor count into the same object
+    res = UnitResult(unit.index, stats=stats)
     stream = engine.stream(str(unit.path), container=src.container, app_hint=src.app_hint)
+    max_line = engine.max_line
     with open(unit.path, "rb") as f:
         begin, stop = _line_start(f, unit.start), _line_start(f, unit.end)
         res.owned = (begin, stop)
-        rest_stats.bytes = stop - begin
+        stats.bytes = stop - begin  # the bytes this chunk owns, counted once
         with_head = initial is None and begin > 0
         if initial is not None:
             stream.restore(*initial)
         elif begin > 0:  # warm up: learn the state, count and emit nothing
-            engine.stats = Stats()
+            before = stats.copy()
             w0 = _line_start(f, max(0, begin - WARMUP_BYTES))
-            warm = itertools.takewhile(lambda x: x[0] < begin, _lines_from(f, w0, engine.max_line, Stats()))
-            stream.feed([ln for _, _, ln in warm])  # only the lines before the chunk, not the rest of the file
+            lines = read_lines_at(f, w0, Framer(Stats(), max_line, count_bytes=False))
+            stream.feed([ln for _, _, ln in itertools.takewhile(lambda x: x[0] < begin, lines)])
             stream.restore(*stream.state()[:2])
-            engine.stats = rest_stats
+            stats.reset_to(before)
         pos = begin if start_at is None else max(start_at, begin)
         res.overrun = pos
-        if with_head:  # the first lines one by one, each with the state before it
-            for off, nxt, line in _lines_from(f, pos, engine.max_line, rest_stats):
+        if with_head:  # the first lines one by one, each with the state before it and what it counted
+            for off, nxt, line in read_lines_at(f, pos, Framer(stats, max_line, count_bytes=False)):
                 if off >= stop and not stream.holding:
                     break
-                before = stream.state()
-                head_stats = engine.stats = redactor.stats = Stats()
-                res.head.append(HeadLine(off, before, redactor(stream.feed([line])), head_stats))
-                engine.stats = redactor.stats = rest_stats
+                state, before = stream.state(), stats.copy()
+                events = stream.feed([line])
+                if pipeline.redact is not None:
+                    events = pipeline.redact(events)
+                res.head.append(HeadLine(off, state, events, stats.since(before)))
+                stats.reset_to(before)
                 res.overrun = nxt
                 if len(res.head) >= HEAD_LINES:
                     break
         if res.overrun < stop:  # the body: every line that starts before `stop`, in batches
-            bytes_before = rest_stats.bytes  # counted above, once, as the owned range
             f.seek(res.overrun)
-            for batch in read_batches(_Bounded(f, stop - res.overrun), rest_stats, engine.max_line):
-                on_events(redactor(stream.feed(batch)))
-            rest_stats.bytes = bytes_before
+            for batch in read_batches(_Bounded(f, stop - res.overrun), Framer(stats, max_line, count_bytes=False)):
+                pipeline(stream.feed(batch))
             res.overrun = stop
         if stream.holding:  # past the end: line by line while a record or split line is still open
-            for _off, nxt, line in _lines_from(f, res.overrun, engine.max_line, rest_stats):
-                on_events(redactor(stream.feed([line])))
+            for _off, nxt, line in read_lines_at(f, res.overrun, Framer(stats, max_line, count_bytes=False)):
+                pipeline(stream.feed([line]))
                 res.overrun = nxt
                 if not stream.holding:
                     break
         if stream.holding:  # the file ended inside a record
-            on_events(redactor(stream.flush()))
+            pipeline(stream.flush())
     res.final = stream.state()[:2]
     return res
 
 
 def _work(unit: Unit) -> UnitResult:
     settings: Settings = _W["settings"]
-    flt: EventFilter = _W["flt"]
     engine = _W.get("engine")
     if engine is None:  # one per worker: its compiled patterns and caches serve every unit
         engine = _W["engine"] = Engine(_W["definitions"], max_line=settings.max_line_bytes, inherit_ts=True)
     stats = Stats()
-    sink, observe = make_sink(_W["fmt"], settings, stats)
+    aggregate = aggregate_for(_W["fmt"], settings, stats)
     out: BinaryIO | None = None
     path = None
+    sinks: list[Sink] = [aggregate] if aggregate is not None else []
     if _W["write_events"]:
         fd, path = tempfile.mkstemp(prefix=f"unit{unit.index:05d}-", suffix=".jsonl", dir=_W["tmpdir"])
         out = os.fdopen(fd, "wb")
-    on_events = consumer(flt, observe, [out] if out is not None else [])
+        sinks.append(JsonLines(out))
     try:
         if unit.end is None:
             engine.stats = stats
-            redactor = settings.redactor(stats)
-            for batch in iter_file_events(engine, unit.path):
-                on_events(redactor(batch))
+            pipeline = chain(settings, stats, _W["flt"], sinks)
+            for batch in file_events(engine, unit.path):
+                pipeline(batch)
             res = UnitResult(unit.index, stats=stats)
         else:
-            res = run_chunk(engine, unit, settings, on_events)
-            stats.merge(res.stats)  # the sink holds `stats`: keep one object
-            res.stats = stats
+            engine.stats = stats
+            res = run_chunk(engine, unit, chain(settings, stats, _W["flt"], sinks))
     finally:
         if out is not None:
             out.close()
-    res.sink, res.events_path = sink, path
+    res.sink, res.events_path = aggregate, path
     return res
 
 
@@ -279,13 +225,13 @@ def _work(unit: Unit) -> UnitResult:
 
 def run_parallel(
     units: list[Unit], *, jobs: int, fmt: str, settings: Settings, definitions: list[Definition],
-    flt: EventFilter, write_events: list[BinaryIO], on_bytes: Callable[[int], None] | None = None,
+    flt: EventFilter, writers: list[BinaryIO], on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[Any, Stats]:
     """Process units on `jobs` workers and merge them in order; returns (merged aggregate, merged stats)."""
     total = Stats()
-    merged, merged_observe = make_sink(fmt, settings, total)
-    # Events the parent itself holds (kept head lines, recomputed chunks) take the same way.
-    deliver = consumer(flt, merged_observe, write_events)
+    merged = aggregate_for(fmt, settings, total)
+    # Events the parent itself delivers (kept head lines, recomputed chunks) go to the same sinks.
+    sinks: list[Sink] = ([merged] if merged is not None else []) + [JsonLines(w) for w in writers]
 
     def absorb(res: UnitResult) -> None:
         if merged is not None and res.sink is not None:
@@ -293,18 +239,18 @@ def run_parallel(
         else:
             total.merge(res.stats)
         if res.events_path is not None:
-            for out in write_events:
+            for out in writers:
                 with open(res.events_path, "rb") as f:
                     _copy(f, out)
             os.unlink(res.events_path)
 
     with tempfile.TemporaryDirectory(prefix="logmetrics-replay-") as tmpdir:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-        with ctx.Pool(jobs, _init_worker, (settings, definitions, fmt, flt, bool(write_events), tmpdir)) as pool:
+        with ctx.Pool(jobs, _init_worker, (settings, definitions, fmt, flt, bool(writers), tmpdir)) as pool:
             prev: UnitResult | None = None
             for unit, res in zip(units, pool.imap(_work, units), strict=True):
                 if unit.end is not None and unit.start > 0 and prev is not None:
-                    res = _join(res, prev, unit, definitions, settings, total, deliver)
+                    res = _join(res, prev, unit, definitions, settings, total, flt, sinks)
                 absorb(res)
                 if on_bytes is not None:
                     on_bytes(res.owned[1] - res.owned[0] if unit.end is not None else unit.path.stat().st_size)
@@ -338,12 +284,13 @@ def _copy(src: BinaryIO, out: BinaryIO) -> None:
 
 
 def _join(res: UnitResult, prev: UnitResult, unit: Unit, definitions: list[Definition], settings: Settings,
-          total: Stats, deliver: Callable[[list[Event]], None]) -> UnitResult:
+          total: Stats, flt: EventFilter, sinks: list[Sink]) -> UnitResult:
     """Join a chunk to the one before it: keep the head lines the previous chunk did not consume — when
     the stream state there is exactly the previous chunk's final state — else recompute the chunk."""
     kept = [h for h in res.head if h.offset >= prev.overrun]
     seam = (*prev.final, False)
     if kept and kept[0].before == seam:
+        deliver = chain(settings, total, flt, sinks, redact=False)  # head lines come redacted
         for h in kept:
             total.merge(h.stats)
             deliver(h.events)
@@ -355,6 +302,7 @@ def _join(res: UnitResult, prev: UnitResult, unit: Unit, definitions: list[Defin
     if res.events_path is not None:
         os.unlink(res.events_path)
     engine = Engine(definitions, max_line=settings.max_line_bytes, inherit_ts=True)
-    redone = run_chunk(engine, unit, settings, deliver, start_at=prev.overrun, initial=prev.final)
+    redone = run_chunk(engine, unit, chain(settings, engine.stats, flt, sinks), start_at=prev.overrun,
+                       initial=prev.final)
     redone.overrun = max(redone.overrun, prev.overrun)
     return redone

@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 __all__ = [
-    "FINGERPRINT_BYTES", "Position", "PositionsError", "fingerprint", "load_positions", "save_positions",
+    "FINGERPRINT_BYTES", "Position", "PositionsError", "digest", "fingerprint", "load_positions", "save_positions",
 ]
 
 FINGERPRINT_BYTES = 256
@@ -54,11 +54,16 @@ class Position:
         return (self.dev, self.ino)
 
 
+def digest(head: bytes) -> str:
+    """The fingerprint of a file's first bytes (the one definition: positions and the tailer compare it)."""
+    return hashlib.blake2b(head, digest_size=16).hexdigest()
+
+
 def fingerprint(fd: int, size: int) -> tuple[str, int]:
     """Digest of the first min(size, FINGERPRINT_BYTES) bytes of an open file, and that length."""
     n = min(size, FINGERPRINT_BYTES)
     head = os.pread(fd, n, 0) if n else b""
-    return hashlib.blake2b(head, digest_size=16).hexdigest(), len(head)
+    return digest(head), len(head)
 
 
 def load_positions(path: str | Path) -> list[Position]:

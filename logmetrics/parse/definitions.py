@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..core.errors import UserError
+from ..core.events import ALL_KEYS, COMMON_KEYS, KIND_KEYS, KINDS, LEVELS
 from .conversions import TIMESTAMP_FORMATS
-from .errors import UserError
-from .events import ALL_KEYS, COMMON_KEYS, KIND_KEYS, KINDS, LEVELS
 
 __all__ = [
     "ClassifyRule",

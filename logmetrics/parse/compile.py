@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
+from ..core.events import INT_KEYS, KIND_KEYS
 from .conversions import TsCache, duration_ms, go_ms, iso_converter, parse_ts
 from .definitions import Pattern
-from .events import INT_KEYS, KIND_KEYS
 
 __all__ = ["CompiledPattern", "can_start_with", "normalise_level", "parse_logfmt", "required_groups"]
 

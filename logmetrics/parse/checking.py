@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..core.events import validate_event
+from ..core.linear import MAX_RATIO, adversarial, literals_of, scaling
 from .definitions import Definition, Sample, is_builtin
-from .events import validate_event
-from .linear import MAX_RATIO, adversarial, literals_of, scaling
-from .parsing import Engine
+from .engine import Engine
 
 __all__ = ["SampleResult", "run_samples", "slow_rules", "uncovered_patterns"]
 

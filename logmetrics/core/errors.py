@@ -6,8 +6,15 @@ Its own module so the command line can catch it without importing what raises it
 
 from __future__ import annotations
 
-__all__ = ["UserError"]
+__all__ = ["UserError", "errno_label"]
 
 
 class UserError(ValueError):
     """A mistake in what the user gave us; the message names the file, key or path and what is wrong."""
+
+
+def errno_label(e: OSError) -> str:
+    """A bounded label for an OS error: the errno's name (`enospc`, `eacces`, ...), `oserror` without one."""
+    import errno
+
+    return errno.errorcode.get(e.errno or 0, "oserror").lower()

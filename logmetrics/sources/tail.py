@@ -3,7 +3,7 @@
 A `Tailer` turns "paths and globs" into a set of open files, each with its own
 engine stream, and `step()` reads everything new once: the whole pipeline is
 deterministic and testable without sleeping (tests write, call `step()`, read
-the events file). `run()` adds the waiting — woken by watchfiles (inotify, or
+the events file). `run()` adds the waiting — woken by the watcher (inotify, or
 polling for NFS/Docker Desktop mounts) and by a periodic re-stat, so a missed
 notification delays a line by at most `rescan` seconds, never stalls it.
 
@@ -15,23 +15,22 @@ until it has been idle `drain_idle` seconds, then closed. A file that shrank
 below the read offset, or whose first bytes changed, was truncated in place
 (copytruncate) and is read again from 0.
 
-Nothing is buffered without bound: reads are `CHUNK`-sized (as big as a pending
-partial line, when that is longer), a line longer than the engine's `max_line`
-is cut there (and counted) and the rest skipped to its newline; a partial last
+Reading goes through the one framer (framing.py): reads of `chunk` bytes (as
+big as a pending partial line, when that is longer), at most `chunks_per_step`
+per file per step so one busy file cannot starve the others; a partial last
 line waits for its newline (and is emitted as a line when its file is rotated
 away and drained).
 
-Positions (see positions.py) record, per file, the first byte not yet turned
-into a *written* event: they advance only after the output accepted the events
-(and never past a record the engine still holds), and are saved at most every
-`save_every` seconds — after fsyncing the output — and at `close()`.
+Events go through the one chain (pipeline.py). Positions (positions.py) record,
+per file, the first byte not yet turned into a *written* event: they advance
+only after every sink took the events (and never past a record the engine still
+holds), and are saved at most every `save_every` seconds — after syncing the
+sinks — and at `close()`. A sink that refuses a batch pauses reading until it
+takes it (back-pressure); nothing is re-parsed or counted twice.
 """
 
 from __future__ import annotations
 
-import errno
-import glob
-import hashlib
 import logging
 import os
 import stat
@@ -39,62 +38,48 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from .parsing import Engine, Stream
-from .positions import (
-    FINGERPRINT_BYTES,
-    Position,
-    PositionsError,
-    fingerprint,
-    load_positions,
-    save_positions,
-)
-from .sources import describe_file, is_log_name
+from ..core.errors import errno_label
+from ..parse.engine import Engine, Stream
+from ..pipeline import DeliveryError, Event, Pipeline
+from .budget import OpenFiles
+from .files import describe_file, discover, watch_roots
+from .framing import CHUNK, Framer
+from .positions import FINGERPRINT_BYTES, Position, PositionsError, digest, fingerprint, load_positions, save_positions
+from .watcher import Roots, Watcher
 
-__all__ = ["CHUNK", "Sink", "Tailer", "watch_roots"]
+__all__ = ["Tailer"]
 
-Event = dict[str, Any]
 Ident = tuple[int, int]
 
-CHUNK = 16 * 1024  # bytes per read: ~150 lines, whose events stay in the CPU cache until written
 CHUNKS_PER_STEP = 128  # per file per step (2 MiB): one busy file cannot starve the others
 SUB_BATCH = 32  # lines per engine feed: a crash re-reads < this many lines before a held record
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
 
 log = logging.getLogger("logmetrics.tailing")
 
 
-class Sink(Protocol):
-    """Where events go (output.EventOutput): `write_events` raises OSError when they cannot be written."""
-
-    def write_events(self, events: Sequence[Event]) -> None: ...
-
-    def sync(self) -> None: ...
-
-
-class _OutputBlocked(Exception):
-    """The output refused a batch: stop reading until it accepts it again."""
+class _Blocked(Exception):
+    """A sink refused a batch: stop reading until it takes it."""
 
 
 class _Tail:
     """One open file (one identity), however many watched names point at it."""
 
-    __slots__ = ("committed", "committed_skip", "drain_since", "draining", "fd", "fp", "fp_len", "ident",
-                 "last_data", "names", "path", "pending", "read_off", "size", "skipping", "stream")
+    __slots__ = ("committed", "committed_skip", "drain_since", "draining", "fd", "fp", "fp_len", "framer", "ident",
+                 "last_data", "names", "path", "read_off", "size", "stream")
 
-    def __init__(self, path: str, fd: int, ident: Ident, stream: Stream, offset: int, skip: bool,
+    def __init__(self, path: str, fd: int, ident: Ident, stream: Stream, framer: Framer, offset: int,
                  now: float) -> None:
         self.path = path  # the name it was opened under: the events' `file`
         self.fd = fd
         self.ident = ident
         self.stream = stream
+        self.framer = framer  # the bytes after the last newline, and whether an over-long line is being skipped
         self.names: set[str] = set()
         self.read_off = offset  # next byte to read
-        self.pending = b""  # bytes after the last newline (a line still being written)
-        self.skipping = skip  # discarding the rest of an over-long line
         self.committed = offset  # first byte not yet in a written event (what positions save)
-        self.committed_skip = skip
+        self.committed_skip = framer.skipping
         self.fp = ""
         self.fp_len = 0
         self.size = 0
@@ -108,59 +93,41 @@ class _Tail:
         return self.fd < 0
 
     @property
+    def holding(self) -> bool:
+        return self.stream.holding
+
+    @property
     def line_off(self) -> tuple[int, bool]:
         """Start of the bytes not yet fed to the engine (and whether they continue a skipped line)."""
-        if self.skipping:
+        if self.framer.skipping:
             return self.read_off, True
-        return self.read_off - len(self.pending), False
+        return self.read_off - len(self.framer.pending), False
 
 
 class _Retry:
-    """A batch the output refused, and the position it would commit."""
+    """A batch a sink refused: the sink to retry from, and the position the batch would commit."""
 
-    __slots__ = ("events", "offset", "skip", "tail")
+    __slots__ = ("events", "offset", "sink", "skip", "tail")
 
-    def __init__(self, events: list[Event], tail: _Tail, offset: int, skip: bool) -> None:
-        self.events, self.tail, self.offset, self.skip = events, tail, offset, skip
-
-
-def watch_roots(patterns: Sequence[str]) -> tuple[set[str], set[str]]:
-    """Folders to watch for these patterns: (recursive, flat). Missing folders → nearest existing parent."""
-    recursive: set[str] = set()
-    flat: set[str] = set()
-    for pat in patterns:
-        if glob.has_magic(pat):
-            parts = Path(pat).parts
-            fixed: list[str] = []
-            for part in parts:
-                if glob.has_magic(part):
-                    break
-                fixed.append(part)
-            base = str(Path(*fixed)) if fixed else "."
-            deep = len(fixed) < len(parts) - 1  # magic in a folder part (or **): watch the subtree
-            target = recursive if deep else flat
-        elif os.path.isdir(pat):
-            base, target = pat, recursive
-        else:
-            base, target = os.path.dirname(pat) or ".", flat
-        probe = base
-        while not os.path.isdir(probe):
-            parent = os.path.dirname(probe.rstrip("/")) or "."
-            if parent == probe:
-                break
-            probe, target = parent, recursive  # the missing folders will appear below it
-        target.add(probe)
-    flat -= recursive
-    return recursive, flat
+    def __init__(self, events: list[Event], sink: int, tail: _Tail, offset: int, skip: bool) -> None:
+        self.events, self.sink, self.tail, self.offset, self.skip = events, sink, tail, offset, skip
 
 
-def _wanted(name: str) -> bool:
-    """Log-looking names in a walked folder (compressed rotations are finished files, not followed)."""
-    return not name.endswith(_COMPRESSED) and is_log_name(name)
-
-
-def _reason(e: OSError) -> str:
-    return errno.errorcode.get(e.errno or 0, "oserror").lower()
+def _find_by_inode(folder: str, ident: Ident) -> list[str]:
+    """Regular files in `folder` with this identity (a file renamed while we were not looking)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == ident and stat.S_ISREG(st.st_mode):
+            found.append(entry.path)
+    return found
 
 
 class Tailer:
@@ -170,12 +137,10 @@ class Tailer:
         self,
         engine: Engine,
         patterns: Sequence[str],
-        output: Sink,
+        pipeline: Pipeline,
         *,
         positions: str | None = None,
         start_at: str = "end",
-        observe: Callable[[list[Event]], None] | None = None,
-        redact: Callable[[list[Event]], list[Event]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         idle_flush: float = 0.5,
@@ -186,15 +151,18 @@ class Tailer:
         host: str | None = None,
         exclude: Sequence[str] = (),
         max_open: int = 1000,
+        follow_symlinks: bool = False,
+        chunk: int = CHUNK,
+        chunks_per_step: int = CHUNKS_PER_STEP,
     ) -> None:
+        """`exclude`: our own output (and its rotations) and positions, never followed even inside a
+        watched folder. `chunk`/`chunks_per_step`: read sizes (small ones let a test show fairness)."""
         self.engine = engine
         self.stats = engine.stats
         self.patterns = list(patterns)
-        self.output = output
+        self.pipeline = pipeline
         self.positions_path = positions
         self.start_at = start_at
-        self.observe = observe
-        self.redact = redact
         self.clock = clock
         self.wall = wall
         self.idle_flush = idle_flush
@@ -203,10 +171,11 @@ class Tailer:
         self.rescan = rescan
         self.discover_every = discover_every
         self.host = host
-        self.max_open = max(1, max_open)  # open descriptors for followed files; idle ones beyond are parked
-        self.queued = 0  # files found but waiting for a descriptor (all open ones busy)
-        # Our own output (+ its rotations) and positions: never followed, even inside a watched folder.
-        self._exclude = {os.path.realpath(p) for p in exclude if p and p != "-"}
+        self.follow_symlinks = follow_symlinks
+        self.chunk = chunk
+        self.chunks_per_step = chunks_per_step
+        self.budget = OpenFiles(lambda: self._tails.values(), max_open, idle_flush)
+        self._exclude = [p for p in exclude if p and p != "-"]
         self.last_read: float | None = None  # wall time of the last bytes read
         self.positions_saved: float | None = None  # wall time
         self.positions_error: str | None = None
@@ -215,6 +184,8 @@ class Tailer:
         self._saved: dict[Ident, Position] = {}
         self._saved_paths: set[str] = set()
         self._failing: dict[str, str] = {}  # path → reason already logged (log once per failure)
+        self._refused: set[str] = set()  # symlinks outside the roots, already warned about
+        self._unmatched: set[str] = set()  # arguments that match nothing, already warned about
         self._retry: _Retry | None = None
         self._started = False
         self._closed = False
@@ -233,6 +204,11 @@ class Tailer:
         return sorted(t.path for t in self._tails.values())
 
     @property
+    def parked(self) -> list[str]:
+        """Names of the followed files closed to stay under the open-files budget."""
+        return sorted(t.path for t in self._tails.values() if t.parked)
+
+    @property
     def output_blocked(self) -> bool:
         return self._retry is not None
 
@@ -241,7 +217,7 @@ class Tailer:
         now = self.clock()
         if not self._started:
             self._startup()
-        if self._retry is not None and not self._retry_output():
+        if self._retry is not None and not self._retry_delivery():
             self._maybe_save(now)
             return False
         try:
@@ -252,7 +228,7 @@ class Tailer:
                     self._track(path, initial=False)
             more = False
             halt = self._halt
-            self.queued = 0
+            self.budget.queued = 0
             for tail in list(self._tails.values()):
                 if halt is not None and halt.is_set():
                     break  # stopping: the rest is read after the restart, from the saved positions
@@ -260,8 +236,8 @@ class Tailer:
                     continue
                 more |= self._read(tail, now)
                 self._idle(tail, now)
-            self._park_idle(now)
-        except _OutputBlocked:
+            self.budget.park_idle(now)
+        except _Blocked:
             more = False
         self._gauges()
         self._maybe_save(now)
@@ -276,13 +252,13 @@ class Tailer:
         if self._closed:
             return
         self._closed = True
-        if self._retry is None or self._retry_output():
+        if self._retry is None or self._retry_delivery():
             try:
                 for tail in list(self._tails.values()):
                     if tail.stream.holding:
                         off, skip = tail.line_off
                         self._emit(tail, tail.stream.flush(), off, skip)
-            except _OutputBlocked:
+            except _Blocked:
                 pass
         self.save()
         for tail in self._tails.values():
@@ -293,13 +269,13 @@ class Tailer:
         self._gauges()
 
     def save(self) -> None:
-        """Persist positions now (output synced first, so positions are never ahead of it)."""
+        """Persist positions now (sinks synced first, so positions are never ahead of them)."""
         self._last_save = self.clock()
         self._dirty = False
         if self.positions_path is None:
             return
         try:
-            self.output.sync()
+            self.pipeline.sync()
             save_positions(self.positions_path, self._positions())
         except OSError as e:
             if self.positions_error is None:
@@ -311,12 +287,17 @@ class Tailer:
         self.positions_saved = self.wall()
 
     def health(self) -> dict[str, Any]:
-        """What /healthz reports."""
+        """What /healthz reports: `ok`, or why not (a sink refuses events, positions cannot be saved)."""
+        status = "ok"
+        if self._retry is not None:
+            status = "output_failing"
+        elif self.positions_error is not None:
+            status = "positions_failing"
         return {
-            "status": "ok" if self._retry is None else "output_failing",
+            "status": status,
             "files_watched": len(self._tails),
-            "files_open": self._open_count(),
-            "files_queued": self.queued,
+            "files_open": self.budget.count(),
+            "files_queued": self.budget.queued,
             "files": self.files,
             "last_read": self.last_read,
             "lines_read": self.stats.lines,
@@ -327,26 +308,28 @@ class Tailer:
             "positions_error": self.positions_error,
         }
 
-    def wake(self) -> None:
-        """Make `run()` step now (the watcher calls this)."""
+    def wake(self, discover: bool = False) -> None:
+        """Make `run()` step now (the watcher calls this); `discover`: files came or went."""
+        if discover:
+            self._need_discover.set()
         self._wake.set()
 
     def request_reopen(self) -> None:
-        """Reopen the output at the next loop turn (SIGHUP: an external logrotate moved it)."""
+        """Reopen file sinks at the next loop turn (SIGHUP: an external logrotate moved them)."""
         self._reopen.set()
         self._wake.set()
 
     def run(self, stop: threading.Event, *, poll: bool = False) -> None:
         """Follow until `stop` is set, then `close()`; wakes on file changes and every `rescan` s."""
         self._halt = stop
-        watcher: _Watcher | None = None
+        watcher: Watcher | None = None
         next_discover = 0.0
         roots = self._roots()
         try:
             while not stop.is_set():
                 if self._reopen.is_set():
                     self._reopen.clear()
-                    self._reopen_output()
+                    self._reopen_sinks()
                 self._wake.clear()
                 now = self.clock()
                 discover = self._need_discover.is_set() or now >= next_discover
@@ -360,7 +343,7 @@ class Tailer:
                 if watcher is None or watcher.roots != roots or stale:
                     if watcher is not None:
                         watcher.close()
-                    watcher = _Watcher(self, roots, poll, now)
+                    watcher = Watcher(roots, self.wake, poll=poll, started=now)
                 if not more:
                     self._wake.wait(self.rescan)
         finally:
@@ -390,34 +373,19 @@ class Tailer:
         self._saved_paths.clear()
         self._dirty = True
 
-    def _candidates(self) -> list[str]:
-        found: dict[str, None] = {}
-        for pat in self.patterns:
-            matches = sorted(glob.glob(pat, recursive=True)) if glob.has_magic(pat) else [pat]
-            for m in matches:
-                if os.path.isdir(m):
-                    for root, dirs, names in os.walk(m):
-                        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                        for n in sorted(names):
-                            if _wanted(n):
-                                found[os.path.join(root, n)] = None
-                elif m.endswith(_COMPRESSED) and m != pat:
-                    continue
-                else:
-                    found[m] = None
-        if self._exclude:
-            return [p for p in found if not self._excluded(p)]
-        return list(found)
-
-    def _excluded(self, path: str) -> bool:
-        real = os.path.realpath(path)
-        return real in self._exclude or any(real.startswith(x + ".") for x in self._exclude)
-
     def _discover(self, *, initial: bool) -> None:
-        seen = self._candidates()
-        for path in seen:
+        found = discover(self.patterns, follow_symlinks=self.follow_symlinks, live=True, exclude=self._exclude)
+        for path, why in found.skipped:
+            if why.startswith("symlink") and path not in self._refused:
+                self._refused.add(path)
+                log.warning("not following a symlink", extra={"path": path, "why": why})
+        for pat in found.unmatched:
+            if pat not in self._unmatched:
+                self._unmatched.add(pat)
+                log.warning("nothing matches yet; watching for it", extra={"path": pat})
+        for path in found.files:
             self._track(path, initial=initial)
-        for path in set(self._paths).difference(seen):
+        for path in set(self._paths).difference(found.files):
             self._track(path, initial=False)  # no longer matched: gone, or replaced by a folder
 
     def _track(self, path: str, *, initial: bool) -> None:
@@ -433,7 +401,7 @@ class Tailer:
             self._lose(path)
             return
         if not stat.S_ISREG(st.st_mode):
-            self._fail(path, OSError(errno.EISDIR, "not a regular file"))  # e.g. replaced by a folder
+            self._fail(path, OSError(21, "not a regular file"))  # EISDIR: e.g. replaced by a folder
             self._lose(path)
             return
         ident = (st.st_dev, st.st_ino)
@@ -474,11 +442,10 @@ class Tailer:
             tail.drain_since = self.clock()
 
     def _open(self, path: str, *, initial: bool, draining_from: Position | None = None) -> _Tail | None:
-        if not self._make_room():
-            self.queued += 1  # every open file is busy: this one waits for the next discovery
-            return None
+        if not self.budget.make_room(self.clock()):
+            return None  # every open file is busy: this one waits for the next discovery
         try:
-            fd = self._open_fd(path)
+            fd = self.budget.open(path, self.clock())
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -498,7 +465,8 @@ class Tailer:
             return None
         src = describe_file(Path(path))
         stream = self.engine.stream(path, container=src.container, app_hint=src.app_hint, host=self.host)
-        tail = _Tail(path, fd, ident, stream, offset, skip, self.clock())
+        framer = Framer(self.stats, self.engine.max_line, skipping=skip)
+        tail = _Tail(path, fd, ident, stream, framer, offset, self.clock())
         tail.fp, tail.fp_len, tail.size = fp, fp_len, st.st_size
         self._tails[ident] = tail
         return tail
@@ -511,6 +479,9 @@ class Tailer:
             fp, n = fingerprint(fd, pos.fp_len)
             if fp == pos.fp and n == pos.fp_len:
                 if size < pos.offset:  # copytruncate while we were down
+                    log.warning("saved position is beyond the end of the file (truncated while stopped); "
+                                "reading it from the start",
+                                extra={"path": path, "offset": pos.offset, "size": size})
                     self.stats.rotations["truncate"] += 1
                     return 0, False
                 return pos.offset, pos.skip
@@ -522,70 +493,35 @@ class Tailer:
         n = min(size, 64 * 1024)
         tail = os.pread(fd, n, size - n)
         k = tail.rfind(b"\n")
-        if k >= 0:
-            return size - n + k + 1, False  # after the last complete line: a partial one is read whole
-        return (0, False) if n == size else (size, True)
+        start, skip = (size - n + k + 1, False) if k >= 0 else ((0, False) if n == size else (size, True))
+        if start and self.positions_path is not None:
+            self._log_skipped(path, fd, start)
+        return start, skip
+
+    def _log_skipped(self, path: str, fd: int, upto: int) -> None:
+        """Starting at the end of a file we have no position for: say what is not read."""
+        lines = 0
+        off = 0
+        while off < upto:
+            data = os.pread(fd, min(1 << 20, upto - off), off)
+            if not data:
+                break
+            lines += data.count(b"\n")
+            off += len(data)
+        log.warning("no saved position: starting at the end (start_at = end); these are not read",
+                    extra={"path": path, "skipped_bytes": upto, "skipped_lines": lines})
 
     def _recover_rotated(self, pos: Position) -> None:
         """Find a file we were reading (renamed while we were down) next to its old name."""
-        folder = os.path.dirname(pos.path) or "."
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
+        for path in _find_by_inode(os.path.dirname(pos.path) or ".", pos.ident):
+            tail = self._open(path, initial=True, draining_from=pos)
+            if tail is not None and not tail.names:
+                tail.path = pos.path
+                tail.stream.file = pos.path
+                tail.draining = True
             return
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) == pos.ident and stat.S_ISREG(st.st_mode):
-                tail = self._open(entry.path, initial=True, draining_from=pos)
-                if tail is not None and not tail.names:
-                    tail.path = pos.path
-                    tail.stream.file = pos.path
-                    tail.draining = True
-                return
 
-    # -- the open-files budget ----------------------------------------------------------------
-
-    def _open_count(self) -> int:
-        return sum(1 for t in self._tails.values() if not t.parked)
-
-    def _open_fd(self, path: str) -> int:
-        """os.open, parking an idle file and trying again when the process is out of descriptors."""
-        try:
-            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as e:
-            if e.errno not in (errno.EMFILE, errno.ENFILE) or not self._park_one(self.clock(), force=True):
-                raise
-            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-
-    def _parkable(self, t: _Tail, now: float, force: bool) -> bool:
-        """Only a file whose every read byte is turned into events (or waits as a partial line)."""
-        return (not t.parked and not t.draining and bool(t.names) and not t.stream.holding
-                and (force or now - t.last_data >= self.idle_flush))
-
-    def _park_one(self, now: float, force: bool = False) -> bool:
-        """Close the least recently written parkable file; False when none can be."""
-        candidates = [t for t in self._tails.values() if self._parkable(t, now, force)]
-        if not candidates:
-            return False
-        t = min(candidates, key=lambda x: x.last_data)
-        os.close(t.fd)
-        t.fd = -1
-        return True
-
-    def _make_room(self) -> bool:
-        now = self.clock()
-        while self._open_count() >= self.max_open:
-            if not self._park_one(now) and not self._park_one(now, force=True):
-                return False
-        return True
-
-    def _park_idle(self, now: float) -> None:
-        """Keep at most `max_open` files open: park the idle ones beyond it."""
-        while self._open_count() > self.max_open and self._park_one(now):
-            pass
+    # -- parked files (the open-files budget) -------------------------------------------------
 
     def _unpark_if_grown(self, t: _Tail) -> bool:
         """A parked file: reopen it when it grew (or shrank); True if it is open again."""
@@ -599,15 +535,14 @@ class Tailer:
         if (st.st_dev, st.st_ino) != t.ident or st.st_size == t.read_off:
             t.size = max(t.size, st.st_size) if (st.st_dev, st.st_ino) == t.ident else t.size
             return False
-        if not self._make_room():
-            self.queued += 1
+        if not self.budget.make_room(self.clock()):
             return False
         return self._reopen_tail(t, name)
 
     def _reopen_tail(self, t: _Tail, path: str) -> bool:
         """Open `path` for parked tail `t` if it still is the same file (identity and first bytes)."""
         try:
-            fd = self._open_fd(path)
+            fd = self.budget.open(path, self.clock())
         except OSError:
             return False
         try:
@@ -623,17 +558,8 @@ class Tailer:
 
     def _reattach(self, t: _Tail) -> None:
         """A parked file lost its last name: find it by inode in its folder and drain it; else forget it."""
-        folder = os.path.dirname(t.path) or "."
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            entries = []
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) == t.ident and stat.S_ISREG(st.st_mode) and self._reopen_tail(t, entry.path):
+        for path in _find_by_inode(os.path.dirname(t.path) or ".", t.ident):
+            if self._reopen_tail(t, path):
                 return
         # Deleted while parked: what it held past our offset cannot be read any more.
         log.warning("file deleted while parked; its unread end is lost", extra={"path": t.path})
@@ -645,13 +571,13 @@ class Tailer:
 
     def _fail(self, path: str, e: OSError) -> None:
         """Count and log a file that cannot be read — once per failure, not once per retry."""
-        reason = _reason(e)
+        reason = errno_label(e)
         if self._failing.get(path) != reason:
             self._failing[path] = reason
             self.stats.read_errors[reason] += 1
             log.warning("cannot read file; will retry", extra={"path": path, "error": e.strerror or str(e)})
 
-    def _roots(self) -> tuple[frozenset[str], frozenset[str]]:
+    def _roots(self) -> Roots:
         recursive, flat = watch_roots(self.patterns)
         for path in self._paths:
             if os.path.islink(path):  # a re-pointed symlink's target changes in another folder
@@ -666,23 +592,22 @@ class Tailer:
             if size < t.read_off or (size > t.read_off and self._rewritten(t, size)):
                 self._truncated(t)
             chunks = 0
-            while chunks < CHUNKS_PER_STEP:
-                want = max(CHUNK, len(t.pending))  # a long pending line: joining it stays linear
+            while chunks < self.chunks_per_step:
+                want = t.framer.want(self.chunk)
                 data = os.pread(t.fd, want, t.read_off)
                 if not data:
                     break
                 chunks += 1
                 t.read_off += len(data)
                 t.last_data = now
-                self.stats.bytes += len(data)
                 self._consume(t, data)
                 if len(data) < want:
                     break
             t.size = max(size, t.read_off)
             if chunks:
                 self.last_read = self.wall()
-            return chunks == CHUNKS_PER_STEP
-        except _OutputBlocked:
+            return chunks == self.chunks_per_step
+        except _Blocked:
             raise
         except OSError as e:
             self._fail(t.path, e)
@@ -694,66 +619,55 @@ class Tailer:
             t.fp, t.fp_len = fingerprint(t.fd, size)
             return False
         head = os.pread(t.fd, FINGERPRINT_BYTES, 0)
-        if hashlib.blake2b(head[: t.fp_len], digest_size=16).hexdigest() != t.fp:
+        if digest(head[: t.fp_len]) != t.fp:
             return True
         if len(head) > t.fp_len:
-            t.fp, t.fp_len = hashlib.blake2b(head, digest_size=16).hexdigest(), len(head)
+            t.fp, t.fp_len = digest(head), len(head)
         return False
 
     def _truncated(self, t: _Tail) -> None:
         """Copytruncate: what was pending is final, then start over from byte 0."""
         self.stats.rotations["truncate"] += 1
         events = self._final_events(t)
-        t.read_off, t.pending, t.skipping = 0, b"", False
+        t.read_off = 0
+        t.framer = Framer(self.stats, self.engine.max_line)
         t.fp, t.fp_len = fingerprint(t.fd, os.fstat(t.fd).st_size)
         self._emit(t, events, 0, False)
 
     def _final_events(self, t: _Tail) -> list[Event]:
         """The pending partial line as a line, then whatever the stream holds: the file ends here."""
-        events: list[Event] = []
-        if t.pending:
-            events = t.stream.feed([t.pending])
-            t.pending = b""
-        return events + t.stream.flush()
+        return t.stream.feed(t.framer.finish()) + t.stream.flush()
 
     def _consume(self, t: _Tail, data: bytes) -> None:
-        """Split into lines, feed the engine in sub-batches, write the events, advance the position."""
-        max_line = self.engine.max_line
-        if t.skipping:
-            nl = data.find(b"\n")
-            if nl < 0:
-                if not t.stream.holding:  # the skipped bytes belong to a line already written
-                    t.committed, t.committed_skip = t.read_off, True
-                    self._dirty = True
-                return
-            data = data[nl + 1:]
-            t.skipping = False
-        base = t.read_off - len(data) - len(t.pending)
-        if t.pending:
-            data = t.pending + data
-        lines = data.split(b"\n")
-        pending = lines.pop()
-        cut: bytes | None = None
-        if len(pending) > max_line:
-            cut = pending[:max_line]
-            pending = b""
-            self.stats.malformed["oversized"] += 1
-        t.pending = pending
+        """Frame into lines, feed the engine in sub-batches, deliver the events, advance the position."""
+        framer = t.framer
+        was_skipping = framer.skipping
+        before = len(framer.pending)
+        lines = framer.feed(data)
         stream = t.stream
+        if was_skipping and not lines and framer.skipping:
+            if not stream.holding:  # the skipped bytes belong to a line already written
+                t.committed, t.committed_skip = t.read_off, True
+                self._dirty = True
+            return
+        # Where the first of these lines starts: after the skipped rest of a cut line, or at what was pending.
+        skipped = data.find(b"\n") + 1 if was_skipping else -before
+        base = t.read_off - len(data) + skipped
+        cut = framer.skipping and not (was_skipping and not lines)  # this data ended in a line just cut
+        full = lines[:-1] if cut else lines
         events: list[Event] = []
         off = base
         safe, safe_skip = t.committed, t.committed_skip
         if not stream.holding:
             safe, safe_skip = base, False
-        for i in range(0, len(lines), SUB_BATCH):
-            sub = lines[i:i + SUB_BATCH]
+        for i in range(0, len(full), SUB_BATCH):
+            sub = full[i:i + SUB_BATCH]
             events += stream.feed(sub)
             off += sum(map(len, sub)) + len(sub)
             if not stream.holding:
                 safe, safe_skip = off, False
-        if cut is not None:
-            events += stream.feed([cut])
-            t.skipping = True
+        if cut:
+            events += stream.feed(lines[-1:])
             if not stream.holding:
                 safe, safe_skip = t.read_off, True
         self._emit(t, events, safe, safe_skip)
@@ -771,38 +685,36 @@ class Tailer:
             off, skip = t.line_off
             self._emit(t, t.stream.flush(), off, skip)
 
-    # -- output ----------------------------------------------------------------------------
+    # -- delivery ----------------------------------------------------------------------------
 
     def _emit(self, t: _Tail, events: list[Event], offset: int, skip: bool) -> None:
-        """Write events; only then may the tail's position move to `offset`."""
+        """Events through the chain; only when every sink took them may the position move to `offset`."""
         if events:
-            if self.redact is not None:  # secrets never reach the output or the metrics
-                events = self.redact(events)
-            if self.observe is not None:
-                self.observe(events)
+            events = self.pipeline.transform(events)  # secrets never reach a sink
             try:
-                self.output.write_events(events)
-            except OSError as e:
-                self._output_failed(e)
-                self._retry = _Retry(events, t, offset, skip)
-                raise _OutputBlocked from None
+                self.pipeline.deliver(events)
+            except DeliveryError as e:
+                self._delivery_failed(e.error)
+                self._retry = _Retry(events, e.index, t, offset, skip)
+                raise _Blocked from None
         if (offset, skip) != (t.committed, t.committed_skip):
             t.committed, t.committed_skip = offset, skip
             self._dirty = True
 
-    def _output_failed(self, e: OSError) -> None:
-        self.stats.output_errors[_reason(e)] += 1
+    def _delivery_failed(self, e: OSError) -> None:
+        self.stats.output_errors[errno_label(e)] += 1
         if self._retry is None:
             log.error("cannot write events; reading paused until the output accepts them",
                       extra={"error": e.strerror or str(e)})
 
-    def _retry_output(self) -> bool:
+    def _retry_delivery(self) -> bool:
         r = self._retry
         assert r is not None
         try:
-            self.output.write_events(r.events)
-        except OSError as e:
-            self._output_failed(e)
+            self.pipeline.deliver(r.events, r.sink)
+        except DeliveryError as e:
+            self._delivery_failed(e.error)
+            r.sink = e.index
             return False
         self._retry = None
         log.info("output writable again")
@@ -811,25 +723,19 @@ class Tailer:
             self._dirty = True
         return True
 
-    def _reopen_output(self) -> None:
-        reopen = getattr(self.output, "reopen", None)
-        if reopen is None:
-            return
+    def _reopen_sinks(self) -> None:
         try:
-            reopen()
+            self.pipeline.reopen()
         except OSError as e:
-            self._output_failed(e)
+            self._delivery_failed(e)
             return
         log.info("output reopened")
 
     # -- positions and gauges --------------------------------------------------------------
 
     def _positions(self) -> list[Position]:
-        out = []
-        for t in self._tails.values():
-            out.append(Position(path=t.path, dev=t.ident[0], ino=t.ident[1], fp=t.fp, fp_len=t.fp_len,
-                                offset=t.committed, skip=t.committed_skip))
-        return out
+        return [Position(path=t.path, dev=t.ident[0], ino=t.ident[1], fp=t.fp, fp_len=t.fp_len,
+                         offset=t.committed, skip=t.committed_skip) for t in self._tails.values()]
 
     def _maybe_save(self, now: float) -> None:
         if self._dirty and now - self._last_save >= self.save_every:
@@ -838,45 +744,3 @@ class Tailer:
     def _gauges(self) -> None:
         self.stats.files_watched = len(self._tails)
         self.stats.read_lag_bytes = sum(max(t.size - t.read_off, 0) for t in self._tails.values())
-
-
-class _Watcher:
-    """watchfiles in a thread: any change wakes the tailer; added/deleted paths also trigger discovery."""
-
-    def __init__(self, tailer: Tailer, roots: tuple[frozenset[str], frozenset[str]], poll: bool,
-                 now: float) -> None:
-        self.roots = roots
-        self.started = now
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._watch, args=(tailer, sorted(paths), deep, poll),
-                             name="logmetrics-watch", daemon=True)
-            for paths, deep in ((roots[0], True), (roots[1], False)) if paths
-        ]
-        self._dead = False
-        for th in self._threads:
-            th.start()
-
-    @property
-    def alive(self) -> bool:
-        return not self._dead
-
-    def _watch(self, tailer: Tailer, paths: list[str], recursive: bool, poll: bool) -> None:
-        from watchfiles import Change, watch
-
-        try:
-            for changes in watch(*paths, watch_filter=None, debounce=50, step=10, rust_timeout=1000,
-                                 stop_event=self._stop, force_polling=poll, poll_delay_ms=100,
-                                 recursive=recursive, raise_interrupt=False, ignore_permission_denied=True):
-                if any(c != Change.modified for c, _ in changes):
-                    tailer._need_discover.set()
-                tailer.wake()
-        except Exception as e:  # a watched folder vanished, inotify limits...: the re-stat loop carries on
-            if not self._stop.is_set():
-                log.warning("file watcher stopped; restarting", extra={"error": str(e)})
-                self._dead = True
-
-    def close(self) -> None:
-        self._stop.set()
-        for th in self._threads:
-            th.join(timeout=1.0)
