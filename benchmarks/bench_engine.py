@@ -18,8 +18,10 @@ from pathlib import Path
 
 from logmetrics.commands.common import keep_heap
 from logmetrics.core.events import validate_event
-from logmetrics.parse.engine import Engine, Stats
-from logmetrics.sources.files import open_log, read_batches
+from logmetrics.core.stats import Stats
+from logmetrics.parse.engine import Engine
+from logmetrics.sources.files import open_log
+from logmetrics.sources.framing import Framer, read_batches
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +40,7 @@ def timed(label: str, path: Path, per_batch: str) -> float:
     n = 0
     t0 = time.perf_counter()
     with open_log(path) as f:
-        for batch in read_batches(f, stats):
+        for batch in read_batches(f, Framer(stats)):
             n += len(batch)
             if per_batch == "engine":
                 stream.feed(batch)

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from logmetrics.commands.common import keep_heap  # noqa: E402
 from logmetrics.parse.engine import Engine  # noqa: E402
+from logmetrics.pipeline import Pipeline  # noqa: E402
 from logmetrics.sinks.jsonlines import EventOutput  # noqa: E402
 from logmetrics.sources.tail import Tailer  # noqa: E402
 
@@ -46,7 +47,7 @@ def throughput_child(src: str, out: str) -> None:
     """Runs in a fresh interpreter: read `src` to its end, print JSON figures."""
     engine = Engine()
     sink = EventOutput(out)
-    tailer = Tailer(engine, [src], sink, start_at="beginning")
+    tailer = Tailer(engine, [src], Pipeline([sink]), start_at="beginning")
     samples: list[tuple[int, float]] = []
     t0 = time.perf_counter()
     next_sample = 0

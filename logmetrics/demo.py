@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from .parse.conversions import format_go_duration
+
 Phase = Literal["normal", "slow", "timeouts", "recovery"]
 TimingStyle = Literal["llama_print_timings", "server"]
 
@@ -115,38 +117,11 @@ def syslog_time(when: datetime, *, pad_day: bool = False) -> str:
 # ---------------------------------------------------------------- durations
 
 
-def _fraction(value: int, unit: int) -> str:
-    whole, frac = divmod(value, unit)
-    digits = len(str(unit)) - 1
-    text = f"{frac:0{digits}d}".rstrip("0")
-    return f"{whole}.{text}" if text else str(whole)
-
-
-def go_duration(ns: int) -> str:
-    """Go's ``time.Duration.String()``: ``178.535µs``, ``4.709180529s``, ``29m59s``."""
-    if ns == 0:
-        return "0s"
-    if ns < 1_000:
-        return f"{ns}ns"
-    if ns < 1_000_000:
-        return _fraction(ns, 1_000) + "µs"
-    if ns < NS:
-        return _fraction(ns, 1_000_000) + "ms"
-    hours, rest = divmod(ns, 3600 * NS)
-    minutes, rest = divmod(rest, 60 * NS)
-    seconds = _fraction(rest, NS) + "s"
-    if hours:
-        return f"{hours}h{minutes}m{seconds}"
-    if minutes:
-        return f"{minutes}m{seconds}"
-    return seconds
-
-
 def gin_latency(ns: int) -> str:
     """gin truncates latencies above one minute to whole seconds before printing."""
     if ns > 60 * NS:
         ns -= ns % NS
-    return go_duration(ns)
+    return format_go_duration(ns)
 
 
 # ---------------------------------------------------------------- line builders

@@ -24,7 +24,7 @@ LOGMETRICS = str(Path(sys.executable).with_name("logmetrics"))
 
 def replay_batches(engine: Engine, *paths: str) -> list[list[dict[str, Any]]]:
     """Every file's events in batches, as `replay` reads them (no redaction, no filter)."""
-    from logmetrics.replay.sequential import file_events
+    from logmetrics.offline.sequential import file_events
     from logmetrics.sources.files import resolve_paths
 
     return [b for f in resolve_paths(list(paths)).files for b in file_events(engine, Path(f))]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from logmetrics.demo import FILES, go_duration, phase_at, run_demo
+from logmetrics.demo import FILES, phase_at, run_demo
+from logmetrics.parse.conversions import format_go_duration as go_duration
 
 START = datetime(2026, 11, 3, 9, 0, tzinfo=UTC).timestamp()
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logmetrics import parse_lines
 from logmetrics.core.events import validate_event
 from logmetrics.parse.checking import SampleResult, run_samples, uncovered_patterns
 from logmetrics.parse.engine import Engine
@@ -52,7 +53,7 @@ def test_one_event_per_plain_line_in_order(engine: Engine) -> None:
 def test_invalid_utf8_nul_and_huge_lines_are_counted_not_dropped() -> None:
     engine = Engine(max_line=1 << 20)
     raw = [b"bad \xff\xfe bytes", b"nul\x00inside", b"x" * (3 << 20), b""]
-    events = engine.parse_lines(raw, "f.log")
+    events = parse_lines(raw, file="f.log", engine=engine)
     assert len(events) == 4
     assert "\ufffd" in events[0]["line"] and "\x00" in events[1]["line"]
     assert len(events[2]["line"]) == 1 << 20
@@ -187,7 +188,7 @@ def test_first_character_analysis_never_rules_out_a_match(regex: str, text: str)
     """`can_start_with` may say yes wrongly, never no wrongly: a wrong no would skip a matching pattern."""
     import re
 
-    from logmetrics.parse.compile import can_start_with
+    from logmetrics.parse.regexes import can_start_with
 
     if re.match(regex, text):
         assert can_start_with(regex, text[:1] or "a") or not text
@@ -225,7 +226,7 @@ def test_required_groups_take_part_in_every_match(regex: str, text: str) -> None
     """Builders skip the None checks for these groups: each must be set whenever the regex matches."""
     import re
 
-    from logmetrics.parse.compile import required_groups
+    from logmetrics.parse.regexes import required_groups
 
     m = re.search(regex, text)
     if m is not None:
@@ -234,7 +235,7 @@ def test_required_groups_take_part_in_every_match(regex: str, text: str) -> None
 
 
 def test_required_groups_of_the_builtin_patterns_are_set_on_their_samples() -> None:
-    from logmetrics.parse.compile import required_groups
+    from logmetrics.parse.regexes import required_groups
 
     for app in (*_ENGINE.apps, "generic"):
         for cp in _ENGINE.patterns(app):

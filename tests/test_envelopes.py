@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from logmetrics.parse.envelopes import strip_ansi, unwrap, wrap_compose, wrap_cri, wrap_docker, wrap_journald
 
 # App text: anything printable on one line (a runtime splits on newlines before it wraps).
-app_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=300)
+app_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"), max_size=300)
 
 
 def peeled(line: str) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from logmetrics.offline.parallel import plan_units
 from logmetrics.parse.envelopes import wrap_cri
-from logmetrics.replay.parallel import plan_units
 from tests.conftest import ROOT, run_cli
 
 FORMATS = ["events", "json", "prom", "table"]
@@ -89,7 +89,7 @@ def test_events_file_copy_in_the_kernel_and_through_a_buffer(tmp_path: Path) -> 
     """A worker's events reach a real file descriptor by sendfile, anything else by a buffer; both whole."""
     import io
 
-    from logmetrics.replay.parallel import _copy
+    from logmetrics.offline.parallel import _copy
 
     data = b"".join(b'{"n":%d}\n' % i for i in range(200_000))
     src = tmp_path / "unit.jsonl"

@@ -60,7 +60,7 @@ def test_disable_extra_and_prompt_rules() -> None:
     assert off is None  # redact = false: no redaction step in the chain
 
 
-text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
 
 
 @given(text)

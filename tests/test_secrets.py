@@ -143,7 +143,7 @@ def test_summary_top_errors_of_every_form(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         data = json.loads(r.stdout)
         messages = [e for a in data["apps"] for e in a["errors"]["top"]]
-        assert len(messages) == len(FORMS[k:k + 10])
+        assert sum(e["count"] for e in messages) == len(FORMS[k:k + 10])  # equal once redacted: one row
         assert_clean("summary errors", r.stdout.decode())
 
 

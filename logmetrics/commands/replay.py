@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 
+from ..offline.formats import aggregate_for, write_report
+from ..offline.parallel import chain
+from ..offline.sequential import replay_files
 from ..pipeline import Sink
-from ..replay.formats import aggregate_for, write_report
-from ..replay.parallel import chain
-from ..replay.sequential import replay_files
 from ..sinks.jsonlines import JsonLines
 from ..sources.files import resolve_paths
 from ..transforms.filter import EventFilter
@@ -96,7 +96,7 @@ def replay_command(
     try:
         with _progress(files, progress) as on_bytes:
             if workers > 1 and sum(p.stat().st_size for p in files) >= settings.replay_parallel_min_bytes:
-                from ..replay.parallel import plan_units, run_parallel
+                from ..offline.parallel import plan_units, run_parallel
 
                 units = plan_units(files, workers, settings.replay_split_bytes)
                 aggregate, _ = run_parallel(units, jobs=min(workers, len(units)), fmt=fmt, settings=settings,

@@ -65,28 +65,11 @@ def run_samples(engine: Engine) -> list[SampleResult]:
     return results
 
 
-def _first_pattern(engine: Engine, d: Definition, line: str) -> str | None:
-    for cp in engine.patterns(d.app):
-        if cp.first is not None and cp.first not in line:
-            continue
-        if not all(lit in line for lit in cp.literals):
-            continue
-        m = cp.search(line) if cp.search is not None else None
-        if cp.search is not None and m is None:
-            continue
-        try:
-            if cp.build(m, line) is not None:
-                return cp.name
-        except ValueError:
-            continue
-    return None
-
-
 def uncovered_patterns(engine: Engine) -> list[str]:
     """`file: pattern` for every pattern that no sample of its definition reaches first."""
     out = []
     for d in engine.definitions:
-        hit = {_first_pattern(engine, d, s.line) for s in d.samples}
+        hit = {engine.first_pattern(d.app, s.line) for s in d.samples}
         out += [f"{d.source}: pattern {p.name!r} has no sample line" for p in d.patterns if p.name not in hit]
     return out
 

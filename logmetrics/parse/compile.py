@@ -9,18 +9,21 @@ contains identifiers we produce and string constants passed through `repr`.
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import linecache
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 
 from ..core.events import INT_KEYS, KIND_KEYS
-from .conversions import TsCache, duration_ms, go_ms, iso_converter, parse_ts
+from ..core.memo import Memo
+from .conversions import DurationError, TsCache, duration_ms, go_ms, iso_converter, parse_ts
 from .definitions import Pattern
+from .regexes import can_start_with, required_groups
 
-__all__ = ["CompiledPattern", "can_start_with", "normalise_level", "parse_logfmt", "required_groups"]
+__all__ = ["Code", "CompiledPattern", "Matcher", "compile_matcher", "normalise_level", "parse_logfmt"]
 
 Event = dict[str, Any]
 Converter = Callable[[Any], Any] | None
@@ -35,18 +38,12 @@ _LEVELS = {
 }
 
 
-_LEVEL_SEEN: dict[str, str | None] = {}  # as written → normalised; levels are few, lines are many
+def _level(value: str) -> str | None:
+    return _LEVELS.get(value.strip().strip("[]:").lower())
 
 
-def normalise_level(value: str) -> str | None:
-    """`WARNING` → `warn`, `FATAL`/`CRITICAL` → `error`; None for what is not a level."""
-    hit = _LEVEL_SEEN.get(value, "")
-    if hit != "":
-        return hit
-    out = _LEVELS.get(value.strip().strip("[]:").lower())
-    if len(_LEVEL_SEEN) < 4096:
-        _LEVEL_SEEN[value] = out
-    return out
+# `WARNING` → `warn`, `FATAL`/`CRITICAL` → `error`; None for what is not a level (levels are few, lines many).
+normalise_level = Memo(_level, 4096).__getitem__
 
 
 # A key only where a token starts: without the lookbehind, a long run of word characters
@@ -134,129 +131,6 @@ def _converter(key: str, unit: str, ts_format: str, now: Callable[[], float]) ->
     return None
 
 
-# --- which first characters an anchored regex admits ---------------------------------------
-# The engine dispatches on a line's first character: a pattern anchored at `^` whose regex
-# cannot start with that character is never tried. The answer must be a superset (it may say
-# yes wrongly, never no wrongly), so anything not understood below answers yes.
-
-_CATEGORY_RX = {
-    "CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
-    "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W",
-}
-_ASCII = frozenset(chr(i) for i in range(128))
-
-
-def _in_class(items: list[tuple[Any, Any]], c: str) -> bool:
-    negate = False
-    hit = False
-    for op, av in items:
-        name = str(op)
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            hit = hit or chr(av) == c
-        elif name == "RANGE":
-            hit = hit or av[0] <= ord(c) <= av[1]
-        elif name == "CATEGORY" and str(av) in _CATEGORY_RX:
-            hit = hit or re.match(_CATEGORY_RX[str(av)], c) is not None
-        else:
-            return True  # not understood: may match
-    return hit != negate
-
-
-def _firsts(items: list[tuple[Any, Any]], chars: frozenset[str]) -> tuple[frozenset[str], bool]:
-    """Which of `chars` this sequence's match can start with, and whether it can match the empty string."""
-    found: set[str] = set()
-    for op, av in items:
-        name = str(op)
-        if name == "AT" or name in ("ASSERT", "ASSERT_NOT"):
-            continue  # zero-width: the next item decides
-        if name == "LITERAL":
-            got, nullable = chars & {chr(av)}, False
-        elif name == "NOT_LITERAL":
-            got, nullable = chars - {chr(av)}, False
-        elif name == "IN":
-            got, nullable = frozenset(c for c in chars if _in_class(av, c)), False
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            got, nullable = _firsts(list(av[2]), chars)
-            nullable = nullable or av[0] == 0
-        elif name == "SUBPATTERN":
-            if av[1]:  # flags switched on inside the group (IGNORECASE, …)
-                return chars, False
-            got, nullable = _firsts(list(av[3]), chars)
-        elif name == "ATOMIC_GROUP":
-            got, nullable = _firsts(list(av), chars)
-        elif name == "BRANCH":
-            results = [_firsts(list(alt), chars) for alt in av[1]]
-            got = frozenset().union(*(r[0] for r in results))
-            nullable = any(r[1] for r in results)
-        else:  # ANY, back-references, conditionals, …
-            return chars, False
-        found |= got
-        if not nullable:
-            return frozenset(found), False
-    return frozenset(found), True
-
-
-def can_start_with(regex: str, c: str) -> bool:
-    """Whether `re.match(regex, line)` can succeed on a line whose first character is `c`."""
-    if len(c) == 1 and ord(c) < 128:
-        return c in ascii_starts(regex)
-    return c in _first_chars(regex, frozenset(c))
-
-
-@functools.lru_cache(maxsize=1024)
-def ascii_starts(regex: str) -> frozenset[str]:
-    """The ASCII characters a match of `regex` (at a line's start) may begin with; computed once per regex."""
-    return _first_chars(regex, _ASCII)
-
-
-def _first_chars(regex: str, chars: frozenset[str]) -> frozenset[str]:
-    try:
-        from re import _parser  # type: ignore[attr-defined]
-
-        parsed = _parsed(regex, _parser)
-        if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
-            return chars
-        found, nullable = _firsts(list(parsed), chars)
-        return chars if nullable else found
-    except Exception:  # an internal parser that changed: no restriction, never a wrong "no"
-        return chars
-
-
-@functools.lru_cache(maxsize=64)
-def _parsed(regex: str, parser: Any) -> Any:
-    return parser.parse(regex)
-
-
-def required_groups(regex: str) -> frozenset[str]:
-    """Named groups that take part in every match (not under `?`, `*`, `|`, a lookaround or a
-    conditional): their builder code skips the None checks. Anything not understood: none."""
-    try:
-        from re import _parser  # type: ignore[attr-defined]
-
-        parsed = _parsed(regex, _parser)
-        names = {i: n for n, i in parsed.state.groupdict.items()}
-        found: set[str] = set()
-
-        def walk(items: list[tuple[Any, Any]]) -> None:
-            for op, av in items:
-                name = str(op)
-                if name == "SUBPATTERN":
-                    if av[0] in names:
-                        found.add(names[av[0]])
-                    walk(list(av[3]))
-                elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
-                    walk(list(av[2]))
-                elif name == "ATOMIC_GROUP":
-                    walk(list(av))
-
-        walk(list(parsed))
-        return frozenset(found)
-    except Exception:  # an internal parser that changed: every group may be missing
-        return frozenset()
-
-
 USER_REGEX_BUDGET_S = 0.05  # per line and pattern, for regexes from users' definitions
 
 
@@ -311,146 +185,237 @@ class CompiledPattern:
                            else budgeted(rx, self.anchored, f"parser:{app}.{p.name}", over_budget))
             names = {i: n for n, i in rx.groupindex.items()}
             groups = [names.get(i) for i in range(1, rx.groups + 1)]
-        self.source, self.build = _generate(app, p, groups, now)
+        self.source, self.build = _Builder(app, p, groups, now).build()
 
     def may_start(self, c: str) -> bool:
         """False only when this pattern cannot match a line starting with `c` (the engine skips it)."""
         return not self.anchored or self.regex is None or can_start_with(self.regex, c)
 
 
-def _generate(app: str, p: Pattern, groups: list[str | None], now: Callable[[], float]
-              ) -> tuple[str, Callable[[re.Match[str] | None, str], Event | None]]:
-    """Source and function `build(match, text) -> event | None` for one pattern.
+class Code:
+    """Python source built line by line, indented by blocks, compiled under a readable file name.
 
-    Raises ValueError (from a conversion) when a captured value does not convert:
-    the engine then tries the next pattern.
+    The source is registered in `linecache`, so a traceback through generated code shows its
+    lines, and a profiler (py-spy) names the file and function instead of `<string>`.
     """
-    kind = p.kind
-    body_group = p.logfmt if p.logfmt is not None else p.json_body
-    ns: dict[str, Any] = {}
-    var = {g: f"g_{g}" for g in groups if g}
-    lines = ["def build(m, text):"]
-    if groups:
-        unpack = ", ".join(var.get(g, f"_u{i}") if g else f"_u{i}" for i, g in enumerate(groups))
-        lines.append(f"    {unpack}, = m.groups()")
 
-    def conv(key: str, value: str) -> str:
+    def __init__(self, name: str) -> None:
+        self.filename = f"<logmetrics generated {name}>"
+        self.lines: list[str] = []
+        self._depth = 0
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self._depth + text)
+
+    @contextlib.contextmanager
+    def block(self, header: str) -> Iterator[None]:
+        """`header:` and its indented body."""
+        self.line(header + ":")
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
+    @property
+    def source(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+    def define(self, name: str, ns: dict[str, Any]) -> Any:
+        """Compile, keep the source for tracebacks, and return the function `name` it defines."""
+        src = self.source
+        linecache.cache[self.filename] = (len(src), None, src.splitlines(True), self.filename)
+        exec(compile(src, self.filename, "exec"), ns)
+        return ns[name]
+
+
+class _Builder:
+    """Writes `build(m, text) -> event | None` for one pattern (see `CompiledPattern`).
+
+    Decided once here, not per line: which groups every match sets (no None test), which keys only
+    this pattern's groups can set (no default test where they cannot be missing or present), and
+    which conversion each group needs (a direct call for string groups, no wrapper).
+    """
+
+    def __init__(self, app: str, p: Pattern, groups: list[str | None], now: Callable[[], float]) -> None:
+        self.app, self.p, self.now = app, p, now
+        self.kind = p.kind
+        self.body = p.logfmt if p.logfmt is not None else p.json_body  # the group holding key=value / JSON
+        self.var = {g: f"g_{g}" for g in groups if g}
+        self.groups = groups
+        self.required = required_groups(p.regex) if p.regex else frozenset()
+        self.ns: dict[str, Any] = {}
+        self.code = Code(f"pattern {app}.{p.name}")
+
+    def build(self) -> tuple[str, Callable[[re.Match[str] | None, str], Event | None]]:
+        with self.code.block("def build(m, text)"):
+            if self.groups:
+                names = ", ".join(self.var.get(g, f"_u{i}") if g else f"_u{i}" for i, g in enumerate(self.groups))
+                self.code.line(f"{names}, = m.groups()")
+            self._event()
+            if self.body is not None:
+                self._body()
+            for k, v in self.p.set.items():
+                self.code.line(f"if ev.get({k!r}) is None: ev[{k!r}] = {v!r}")
+            if self.kind == "request":
+                self._request_defaults()
+            else:
+                self._defaults()
+            self.code.line("return ev")
+        return self.code.source, self.code.define("build", self.ns)
+
+    # -- the event from the groups --------------------------------------------------------------
+
+    def _conv(self, key: str, value: str) -> str:
         if key == "path":
             return f"{value}.partition('?')[0]"  # no Python frame for the query-string strip
         # A regex group is always a string: call the string function itself, not its wrapper.
         if key == "level":
-            ns["normalise_level"] = normalise_level
+            self.ns["normalise_level"] = normalise_level
             return f"normalise_level({value})"
         if key == "msg":
-            ns["unquote"] = unquote
+            self.ns["unquote"] = unquote
             return f"unquote({value})"
-        c = _converter(key, p.units.get(key, "ms"), p.ts_format, now)
+        c = _converter(key, self.p.units.get(key, "ms"), self.p.ts_format, self.now)
         if c is None:
             return value
-        ns[f"c_{key}"] = c
+        self.ns[f"c_{key}"] = c
         return f"c_{key}({value})"
 
-    required = required_groups(p.regex) if p.regex else frozenset()
+    def _value(self, g: str) -> str:
+        v = self.var[g]
+        return self._conv(g, v) if g in self.required else f"None if {v} is None else {self._conv(g, v)}"
 
-    def value(g: str) -> str:
-        return conv(g, var[g]) if g in required else f"None if {var[g]} is None else {conv(g, var[g])}"
+    def _event(self) -> None:
+        """One dict literal with every field (a single allocation), then the optional groups that did
+        not take part dropped — tested only when one of them is missing."""
+        head = {k: self._value(k) if k in self.var else "None" for k in ("ts", "level", "msg")}
+        fields = [g for g in self.var if g not in head and g != self.body]
+        items = "".join(f", {g!r}: {self._value(g)}" for g in fields)
+        self.code.line(f"ev = {{'ts': {head['ts']}, 'app': {self.app!r}, 'kind': {self.kind!r}, "
+                       f"'level': {head['level']}, 'msg': {head['msg']}{items}}}")
+        optional = [g for g in fields if g not in self.required]
+        if optional:
+            with self.code.block(f"if None in ({', '.join(self.var[g] for g in optional)},)"), \
+                    self.code.block(f"for k in {tuple(optional)!r}"), self.code.block("if ev[k] is None"):
+                self.code.line("del ev[k]")
 
-    head = {k: "None" for k in ("ts", "level", "msg")}
-    for key in head:
-        if key in var:
-            head[key] = value(key)
-    # One dict literal with every field (a single allocation), then drop the optional groups
-    # that did not participate — only when one of them is missing.
-    field_groups = [g for g in var if g not in head and g != body_group]
-    items = "".join(f", {g!r}: {value(g)}" for g in field_groups)
-    field_groups = [g for g in field_groups if g not in required]
-    lines.append(
-        f"    ev = {{'ts': {head['ts']}, 'app': {app!r}, 'kind': {kind!r}, "
-        f"'level': {head['level']}, 'msg': {head['msg']}{items}}}"
-    )
-    if field_groups:
-        lines += [
-            f"    if None in ({', '.join(var[g] for g in field_groups)},):",
-            f"        for k in {tuple(field_groups)!r}:",
-            "            if ev[k] is None:",
-            "                del ev[k]",
-        ]
-    if body_group is not None:
-        keys = KIND_KEYS[kind] | {"ts", "level", "msg", "error", "model", "host"}
-        ns["alias"] = {a: k for a, k in _ALIAS_TO_KEY.items() if k in keys}
-        ns["body_conv"] = {k: _converter(k, p.units.get(k, "ms"), "auto", now) for k in set(ns["alias"].values())}
-        src = "text" if body_group == "line" else f"({var[body_group]} or '')"
-        if p.logfmt is not None:
+    # -- a key=value or JSON body fills what the groups left unset --------------------------------
+
+    def _body(self) -> None:
+        keys = KIND_KEYS[self.kind] | {"ts", "level", "msg", "error", "model", "host"}
+        alias = self.ns["alias"] = {a: k for a, k in _ALIAS_TO_KEY.items() if k in keys}
+        self.ns["body_conv"] = {k: _converter(k, self.p.units.get(k, "ms"), "auto", self.now)
+                                for k in set(alias.values())}
+        src = "text" if self.body == "line" else f"({self.var[self.body or '']} or '')"
+        code = self.code
+        if self.p.logfmt is not None:
             # The pairs straight from the regex: only the values an alias wants are unquoted.
             # The first non-empty occurrence of a key wins, as in `parse_logfmt`.
-            ns["findall"], ns["unquote"] = _LOGFMT.findall, unquote
-            lines += [
-                f"    for a, v in findall({src}):",
-                "        key = alias.get(a)",
-                "        if key is None or not v or ev.get(key) is not None:",
-                "            continue",
-                "        if v[0] == '\"':",
-                "            v = unquote(v)",
-                "            if not v:",
-                "                continue",
-                "        c = body_conv[key]",
-                "        ev[key] = v if c is None else c(v)",
-            ]
-        else:
-            ns["loads"] = orjson.loads
-            lines += [
-                "    try:",
-                f"        body = loads({src})",
-                "    except ValueError:",
-                "        return None",
-                "    if type(body) is not dict:",
-                "        return None",
-            ]
-        if p.json_body is not None:
-            lines += [
-            "    for a, v in body.items():",
-            "        key = alias.get(a)",
-            "        if key is None or v is None or v == '' or type(v) is dict or type(v) is list:",
-            "            continue",
-            "        if ev.get(key) is None:",
-            "            c = body_conv[key]",
-            "            ev[key] = v if c is None else c(v)",
-            ]
-    for k, v in p.set.items():
-        lines.append(f"    if ev.get({k!r}) is None: ev[{k!r}] = {v!r}")
-    # Defaults by kind: a request needs its status; levels and messages are never missing.
-    # What only this pattern's own groups can set is known here: where a key cannot be missing
-    # (a required group) or cannot be present (no group, no body, no constant), test nothing.
-    def fixed(key: str) -> str:
-        """'set' (always there), 'unset' (never there) or '' (decided per line)."""
-        if body_group is not None or key in p.set:
+            self.ns["findall"], self.ns["unquote"] = _LOGFMT.findall, unquote
+            with code.block(f"for a, v in findall({src})"):
+                code.line("key = alias.get(a)")
+                with code.block("if key is None or not v or ev.get(key) is not None"):
+                    code.line("continue")
+                with code.block("if v[0] == '\"'"):
+                    code.line("v = unquote(v)")
+                    with code.block("if not v"):
+                        code.line("continue")
+                code.line("c = body_conv[key]")
+                code.line("ev[key] = v if c is None else c(v)")
+            return
+        self.ns["loads"] = orjson.loads
+        with code.block("try"):
+            code.line(f"body = loads({src})")
+        with code.block("except ValueError"):
+            code.line("return None")
+        with code.block("if type(body) is not dict"):
+            code.line("return None")
+        with code.block("for a, v in body.items()"):
+            code.line("key = alias.get(a)")
+            with code.block("if key is None or v is None or v == '' or type(v) is dict or type(v) is list"):
+                code.line("continue")
+            with code.block("if ev.get(key) is None"):
+                code.line("c = body_conv[key]")
+                code.line("ev[key] = v if c is None else c(v)")
+
+    # -- defaults by kind: a request needs its status; levels and messages are never missing --------
+
+    def _fixed(self, key: str) -> str:
+        """'set' (always there), 'unset' (never there) or '' (decided per line): what only this
+        pattern's own groups can set is known here, and where it is known nothing is tested."""
+        if self.body is not None or key in self.p.set:
             return ""
-        if key not in var:
+        if key not in self.var:
             return "unset"
-        return "set" if key in required and key not in ("level", "msg", "ts") else ""
+        return "set" if key in self.required and key not in ("level", "msg", "ts") else ""
 
-    def default(key: str, value_lines: list[str]) -> list[str]:
-        if fixed(key) == "unset":
-            return [x[4:] for x in value_lines]
-        return [f"    if ev[{key!r}] is None:", *value_lines]
+    @contextlib.contextmanager
+    def _unless_set(self, key: str) -> Iterator[None]:
+        if self._fixed(key) == "unset":
+            yield
+        else:
+            with self.code.block(f"if ev[{key!r}] is None"):
+                yield
 
-    if kind == "request":
-        st = ["    st = ev['status']"] if fixed("status") == "set" else [
-            "    st = ev.get('status')", "    if st is None:", "        return None"]
-        method = "g_method" if fixed("method") == "set" else "ev.get('method')"
-        path = "ev['path']" if fixed("path") == "set" else "ev.get('path')"
-        lines += st
-        lines += default("level", [f"        ev['level'] = {p.level!r}" if p.level else
-                                   "        ev['level'] = 'error' if st >= 500 else 'warn' if st >= 400 else 'info'"])
-        lines += default("msg", [f"        method = {method}",
-                                 f"        ev['msg'] = f\"{{method}} {{{path}}} {{st}}\" if method else str(st)"])
-    else:
-        default_level = p.level or ("error" if kind in ("error", "timeout") else "info")
-        lines += default("level", [f"        ev['level'] = {default_level!r}"])
-        lines += default("msg", ["        ev['msg'] = text"])
-        if kind == "error":
-            lines += ["    if ev.get('error') is None:", "        ev['error'] = ev['msg']"]
-    lines.append("    return ev")
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<pattern {app}.{p.name}>", "exec"), ns)
-    return source, ns["build"]
+    def _request_defaults(self) -> None:
+        code = self.code
+        if self._fixed("status") == "set":
+            code.line("st = ev['status']")
+        else:
+            code.line("st = ev.get('status')")
+            with code.block("if st is None"):
+                code.line("return None")
+        method = "g_method" if self._fixed("method") == "set" else "ev.get('method')"
+        path = "ev['path']" if self._fixed("path") == "set" else "ev.get('path')"
+        with self._unless_set("level"):
+            code.line(f"ev['level'] = {self.p.level!r}" if self.p.level else
+                      "ev['level'] = 'error' if st >= 500 else 'warn' if st >= 400 else 'info'")
+        with self._unless_set("msg"):
+            code.line(f"method = {method}")
+            code.line(f"ev['msg'] = f\"{{method}} {{{path}}} {{st}}\" if method else str(st)")
+
+    def _defaults(self) -> None:
+        level = self.p.level or ("error" if self.kind in ("error", "timeout") else "info")
+        with self._unless_set("level"):
+            self.code.line(f"ev['level'] = {level!r}")
+        with self._unless_set("msg"):
+            self.code.line("ev['msg'] = text")
+        if self.kind == "error":
+            with self.code.block("if ev.get('error') is None"):
+                self.code.line("ev['error'] = ev['msg']")
+
+
+# A line's first character → a function trying, in order, the patterns that can match a line
+# starting with it; it returns the event and the pattern that gave it, or (None, None).
+Matcher = Callable[[str], "tuple[Event | None, CompiledPattern | None]"]
+
+
+def compile_matcher(cps: tuple[CompiledPattern, ...]) -> Matcher:
+    """One straight-line function for a sequence of patterns: the prefilters, matcher and builder
+    of each inlined in order, so the hot loop pays no per-step unpacking or None tests. It returns
+    which pattern matched too: `check` and the engine read the same answer."""
+    ns: dict[str, Any] = {"_ERRS": (ValueError, DurationError)}
+    code = Code("matcher " + " ".join(f"{cp.app}.{cp.name}" for cp in cps)[:200])
+    with code.block("def match(text)"):
+        for i, cp in enumerate(cps):
+            ns[f"P{i}"], ns[f"B{i}"] = cp, cp.build
+            tests = [f"{lit!r} in text" for lit in (cp.first, *cp.literals) if lit is not None]
+            with contextlib.ExitStack() as blocks:
+                if tests:
+                    blocks.enter_context(code.block(f"if {' and '.join(tests)}"))
+                arg = "None"
+                if cp.search is not None:
+                    ns[f"S{i}"] = cp.search
+                    code.line(f"m = S{i}(text)")
+                    blocks.enter_context(code.block("if m is not None"))
+                    arg = "m"
+                with code.block("try"):
+                    code.line(f"ev = B{i}({arg}, text)")
+                with code.block("except _ERRS"):  # a captured value that does not convert: not this pattern
+                    code.line("ev = None")
+                with code.block("if ev is not None"):
+                    code.line(f"return ev, P{i}")
+        code.line("return None, None")
+    matcher: Matcher = code.define("match", ns)
+    return matcher

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from ..core.memo import Memo
+
 __all__ = [
     "TIMESTAMP_FORMATS",
     "DurationError",
@@ -186,13 +188,7 @@ _SYSLOG = re.compile(r"(\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
                                         "oct", "nov", "dec"), 1)}
 
-# (YYYY-MM-DDTHH:MM:SS as written, a non-UTC offset) -> the UTC second, or None when invalid.
-_SECOND_CACHE: dict[tuple[str, str], str | None] = {}
-# (text, format) -> result: lines within one second share their stamp (GIN, nginx, syslog).
-_TS_CACHE: dict[tuple[str, str], str | None] = {}
 _CACHE_MAX = 8_192
-# 'YYYY-MM-DDTHH:MM:' (UTC) -> whether that minute exists: the calendar checked once per minute.
-_MINUTE_OK: dict[str, bool] = {}
 _UTC_NAMES = ("Z", "z", "UTC")
 
 
@@ -209,39 +205,36 @@ def _ascii_digits(s: str) -> bool:
 
 
 def _utc_second(local: str, offset: str) -> str | None:
-    if len(local) == 19 and (not offset or offset in _UTC_NAMES):
+    """`YYYY-MM-DDTHH:MM:SS` (as written, with its offset) as the UTC second, None when it is not one."""
+    if len(local) != 19:
+        return None
+    if not offset or offset in _UTC_NAMES:
         # A miss here happens once per second of log; lines of one minute share the checked part
         # (shape, calendar, hour, minute), so only the seconds are looked at per second.
-        minute = local[:17]
-        ok = _MINUTE_OK.get(minute)
-        if ok is None:
-            ok = _valid_utc(minute + "00")
-            if len(_MINUTE_OK) >= _CACHE_MAX:
-                _MINUTE_OK.clear()
-            _MINUTE_OK[minute] = ok
         sec = local[17:19]
-        return local if ok and sec.isdecimal() and int(sec) < 60 else None
-    if len(local) != 19 or not offset or offset in _UTC_NAMES:
+        return local if _MINUTE_OK[local[:17]] and sec.isdecimal() and int(sec) < 60 else None
+    return _OFFSET_SECOND[(local, offset)]
+
+
+def _shifted(key: tuple[str, str]) -> str | None:
+    local, offset = key
+    if _SECOND_SHAPE.fullmatch(local) is None:
         return None
-    key = (local, offset)
-    hit = _SECOND_CACHE.get(key, "")
-    if hit != "":
-        return hit
-    out: str | None = None
-    if _SECOND_SHAPE.fullmatch(local) is not None:
-        try:
-            dt = datetime(int(local[0:4]), int(local[5:7]), int(local[8:10]),
-                          int(local[11:13]), int(local[14:16]), int(local[17:19]))
-            sign = -1 if offset[0] == "-" else 1
-            digits = offset[1:].replace(":", "")
-            minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) >= 4 else 0)
-            out = (dt - timedelta(minutes=sign * minutes)).strftime("%Y-%m-%dT%H:%M:%S")
-        except ValueError:
-            pass
-    if len(_SECOND_CACHE) >= _CACHE_MAX:
-        _SECOND_CACHE.clear()
-    _SECOND_CACHE[key] = out
-    return out
+    try:
+        dt = datetime(int(local[0:4]), int(local[5:7]), int(local[8:10]),
+                      int(local[11:13]), int(local[14:16]), int(local[17:19]))
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) >= 4 else 0)
+        return (dt - timedelta(minutes=sign * minutes)).strftime("%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+
+
+# 'YYYY-MM-DDTHH:MM:' (UTC) -> whether that minute exists: the calendar checked once per minute.
+_MINUTE_OK: Memo[str, bool] = Memo(lambda minute: _valid_utc(minute + "00"), _CACHE_MAX)
+# (YYYY-MM-DDTHH:MM:SS as written, a non-UTC offset) -> the UTC second, or None when invalid.
+_OFFSET_SECOND: Memo[tuple[str, str], str | None] = Memo(_shifted, _CACHE_MAX)
 
 
 def _valid_utc(local: str) -> bool:
@@ -270,35 +263,20 @@ def _assemble(y: str, mo: str, d: str, h: str, mi: str, s: str, frac: str | None
     return f"{sec}.{ms}Z"
 
 
-class TsCache(dict[str, str | None]):
+def TsCache(fmt: str) -> Memo[str, str | None]:
     """`parse_ts` for one format, memoised: a hit is a C-level dict lookup (lines share seconds)."""
-
-    def __init__(self, fmt: str) -> None:
-        super().__init__()
-        self.fmt = fmt
-
-    def __missing__(self, text: str) -> str | None:
-        out = _parse_ts(text, self.fmt, None)
-        if len(self) >= _CACHE_MAX:
-            self.clear()
-        self[text] = out
-        return out
+    return Memo(lambda text: _parse_ts(text, fmt, None), _CACHE_MAX)
 
 
 def iso_converter() -> Callable[[str], str | None]:
     """`parse_ts(v, "iso")` for a field written as RFC 3339: the canonical `…sss.mmmZ` form
     (unique per line, so not worth caching) is checked by its second and returned as is."""
     cache = TsCache("iso")
-    valid: dict[str, bool] = {}
+    valid: Memo[str, bool] = Memo(lambda sec: _utc_second(sec, "") is not None, _CACHE_MAX)
 
     def convert(v: str) -> str | None:
         if len(v) == 24 and v[23] == "Z" and v[19] == "." and v[10] == "T":  # _looks_canonical, inlined
-            sec = v[:19]
-            ok = valid.get(sec)
-            if ok is None:
-                if len(valid) >= _CACHE_MAX:
-                    valid.clear()
-                ok = valid[sec] = _utc_second(sec, "") is not None
+            ok = valid[v[:19]]
             ms = v[20:23]
             return v if ok and ms.isdigit() and ms.isascii() else None
         return cache[v]
@@ -346,15 +324,13 @@ def parse_ts(text: str, fmt: str = "auto", now: float | None = None) -> str | No
     Zone-less stamps are taken as UTC (the contract); offsets are converted.
     `fmt` is one of TIMESTAMP_FORMATS or a `strptime` pattern (slow path).
     """
-    hit = _TS_CACHE.get((text, fmt), "")
-    if hit != "":
-        return hit
-    out = _parse_ts(text, fmt, now)
-    if fmt != "syslog":  # a yearless stamp depends on `now`
-        if len(_TS_CACHE) >= _CACHE_MAX:
-            _TS_CACHE.clear()
-        _TS_CACHE[(text, fmt)] = out
-    return out
+    if fmt == "syslog":  # a yearless stamp depends on `now`: not remembered
+        return _parse_ts(text, fmt, now)
+    return _TS_CACHE[(text, fmt)]
+
+
+# (text, format) -> result: lines within one second share their stamp (GIN, nginx, syslog).
+_TS_CACHE: Memo[tuple[str, str], str | None] = Memo(lambda key: _parse_ts(key[0], key[1], None), _CACHE_MAX)
 
 
 def _parse_ts(text: str, fmt: str, now: float | None) -> str | None:

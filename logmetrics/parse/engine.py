@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..core.memo import Memo
 from ..core.stats import Stats
-from ..sources.framing import Framer
-from .compile import CompiledPattern, normalise_level
-from .conversions import DurationError, format_ts, parse_ts
+from .compile import CompiledPattern, Matcher, compile_matcher, normalise_level
+from .conversions import format_ts, parse_ts
 from .definitions import ClassifyRule, Definition, is_builtin, load_definitions
 from .envelopes import Envelope, strip_ansi, unwrap
 
@@ -65,51 +65,12 @@ _LEAD_LEVEL = re.compile(
 _LEVEL_KV = re.compile(r"\blevel=\"?(\w+)")
 
 
-# A line's first character → a function trying, in order, the patterns that can match a line
-# starting with it; it returns the event and the pattern that gave it, or (None, None).
-_Matcher = Callable[[str], "tuple[Event | None, CompiledPattern | None]"]
-
-
-class _Order(dict[str, _Matcher]):
+class _Order(dict[str, Matcher]):
     """A matcher per ASCII first character; any other first character (and "") gets the one
     that tries every pattern."""
 
-    def __missing__(self, first: str) -> _Matcher:
+    def __missing__(self, first: str) -> Matcher:
         return self[""]
-
-
-def _compile_matcher(cps: tuple[CompiledPattern, ...]) -> _Matcher:
-    """One straight-line function for a sequence of patterns: the prefilters, matcher and builder
-    of each inlined in order, so the hot loop pays no per-step unpacking or None tests.
-    The code holds only names we generate; literals go through `repr`."""
-    ns: dict[str, Any] = {"_ERRS": (ValueError, DurationError)}
-    lines = ["def match(text):"]
-    for i, cp in enumerate(cps):
-        ns[f"P{i}"], ns[f"B{i}"] = cp, cp.build
-        tests = [f"{lit!r} in text" for lit in (cp.first, *cp.literals) if lit is not None]
-        pad = "    "
-        if tests:
-            lines.append(f"    if {' and '.join(tests)}:")
-            pad = "        "
-        if cp.search is not None:
-            ns[f"S{i}"] = cp.search
-            lines += [f"{pad}m = S{i}(text)", f"{pad}if m is not None:"]
-            pad += "    "
-            arg = "m"
-        else:
-            arg = "None"
-        lines += [
-            f"{pad}try:",
-            f"{pad}    ev = B{i}({arg}, text)",
-            f"{pad}except _ERRS:  # a captured value that does not convert: not this pattern",
-            f"{pad}    ev = None",
-            f"{pad}if ev is not None:",
-            f"{pad}    return ev, P{i}",
-        ]
-    lines.append("    return None, None")
-    exec(compile("\n".join(lines) + "\n", "<patterns>", "exec"), ns)
-    matcher: _Matcher = ns["match"]
-    return matcher
 
 
 class Stream:
@@ -367,7 +328,7 @@ class Engine:
         self.apps = tuple(self._by_app)
         self._fallbacks = tuple(fallbacks)
         self._orders: dict[str | None, _Order] = {}
-        self._matchers: dict[tuple[int, ...], _Matcher] = {}  # by the patterns' identities
+        self._matchers: dict[tuple[int, ...], Matcher] = {}  # by the patterns' identities
         # Case-sensitive on purpose: an IGNORECASE alternation scans ~15x slower, and a phrase
         # is written the way the program prints it (list both spellings where both occur).
         self._rules = {r.contains: r for r in rules}
@@ -376,8 +337,10 @@ class Engine:
             if self._rules
             else None
         )
-        self._hints: dict[str, str | None] = {}
-        self._phrases: dict[str, str | None] = {}  # classify: text → the rule phrase in it (None: none)
+        self._hints: Memo[str, str | None] = Memo(self._app_in, 10_000)
+        # classify: text → the rule phrase in it (None: none); messages repeat (slog lines differ in their
+        # fields, not their msg), so the search runs once per message.
+        self._phrases: Memo[str, str | None] = Memo(self._phrase_in, 4096)
 
     def _over_budget(self, key: str) -> None:
         self.stats.budget_exceeded[key] += 1
@@ -388,9 +351,9 @@ class Engine:
         return Stream(self, file, container, app_hint, host)
 
     def parse_lines(self, lines: Iterable[bytes | str], file: str = "-") -> list[Event]:
-        """Events for lines held in memory, as one stream, flushed (tests, samples, the library API)."""
+        """Events for lines (framed already) of one stream, flushed (tests, samples, the library API)."""
         s = self.stream(file)
-        return s.feed(Framer(self.stats, self.max_line).cut(lines)) + s.flush()
+        return s.feed(lines) + s.flush()
 
     def order_for(self, app: str | None) -> _Order:
         """Patterns in the order a stream of `app` tries them: its own, every other app's, the fallbacks;
@@ -407,12 +370,18 @@ class Engine:
             self._orders[app] = order
         return order
 
-    def _matcher(self, cps: tuple[CompiledPattern, ...]) -> _Matcher:
+    def _matcher(self, cps: tuple[CompiledPattern, ...]) -> Matcher:
         key = tuple(map(id, cps))
         found = self._matchers.get(key)
         if found is None:
-            found = self._matchers[key] = _compile_matcher(cps)
+            found = self._matchers[key] = compile_matcher(cps)
         return found
+
+    def first_pattern(self, app: str, line: str) -> str | None:
+        """The name of the first of `app`'s patterns that gives an event for `line` (what `check` reports
+        as covered): the engine's own matcher, restricted to that app."""
+        _ev, cp = self._matcher(tuple(self.patterns(app)))(line)
+        return cp.name if cp is not None else None
 
     def patterns(self, app: str) -> list[CompiledPattern]:
         """One app's compiled patterns, in their definition's order (fallbacks under their own name)."""
@@ -422,13 +391,16 @@ class Engine:
 
     def app_for_hint(self, hint: str) -> str | None:
         """The known app a container/program/path name points at (`miner-ollama-1` → ollama)."""
-        if hint in self._hints:
-            return self._hints[hint]
+        return self._hints[hint]
+
+    def _app_in(self, hint: str) -> str | None:
         flat = re.sub(r"[^a-z0-9]", "", hint.lower())
-        found = next((a for a in self.apps if a in flat), None)
-        if len(self._hints) < 10_000:
-            self._hints[hint] = found
-        return found
+        return next((a for a in self.apps if a in flat), None)
+
+    def _phrase_in(self, text: str) -> str | None:
+        assert self._rules_rx is not None
+        m = self._rules_rx.search(text)
+        return m.group(0) if m is not None else None
 
     # -- building events ------------------------------------------------------------------
 
@@ -456,18 +428,10 @@ class Engine:
         The phrase is looked for in the message and the error, not in the whole line: that is where
         programs put it, and a timestamp or URL elsewhere in the line says nothing about the outcome.
         """
-        rx = self._rules_rx
-        if rx is not None:
+        if self._rules_rx is not None:
             err = ev.get("error")
             text = ev["msg"] if err is None else f"{ev['msg']}\n{err}"
-            # Messages repeat (slog lines differ in their fields, not their msg): remember the phrase.
-            found = self._phrases.get(text, "")
-            if found == "":
-                m = rx.search(text)
-                found = m.group(0) if m is not None else None
-                if len(self._phrases) >= 4096:
-                    self._phrases.clear()
-                self._phrases[text] = found
+            found = self._phrases[text]
             if found is not None:
                 rule = self._rules[found]
                 if rule.kind == "timeout" and ev["kind"] != "timeout":

@@ -35,6 +35,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
+from ..core.memo import Memo
 from ..core.stats import Stats
 from .buckets import DEFAULT_BUCKETS
 from .normalise import normalise_path
@@ -103,10 +104,10 @@ class _Labels:
         self.names = names
         self.limit = limit
         self.admitted: list[dict[str, None]] = [{} for _ in names]
-        self.cache: dict[Key, Key] = {}
+        self.cache: Memo[Key, Key] = Memo(self._bound, _CACHE_MAX)  # raw → kept: `cache[raw]` on the hot path
 
-    def bound(self, raw: Key) -> Key:
-        """The slow path of a cache miss: admit new values while there is room."""
+    def _bound(self, raw: Key) -> Key:
+        """A miss: admit new values while there is room."""
         out: list[str] = []
         for adm, v in zip(self.admitted, raw, strict=True):
             if len(v) > MAX_LABEL_CHARS:
@@ -118,11 +119,7 @@ class _Labels:
                 out.append(v)
             else:
                 out.append(OTHER)
-        key = tuple(out)
-        if len(self.cache) >= _CACHE_MAX:
-            self.cache.clear()
-        self.cache[raw] = key
-        return key
+        return tuple(out)
 
     def absorb(self, other: _Labels) -> None:
         """Admit `other`'s values in its order, as one pass over both streams would have."""
@@ -308,11 +305,9 @@ class MetricsSink(Collector):
             self._observe(events)
 
     def _observe(self, events: Sequence[Event]) -> None:
-        ev_cache, ev_bound, events_c, last = (self._ev_labels.cache, self._ev_labels.bound,
-                                              self._events, self._last)
+        ev_cache, events_c, last = self._ev_labels.cache, self._events, self._last
         use_read = self.use_read_time
-        req_cache, req_bound, requests, durations = (self._req_labels.cache, self._req_labels.bound,
-                                                     self._requests, self._durations)
+        req_cache, requests, durations = self._req_labels.cache, self._requests, self._durations
         d_bounds = self.bounds["logmetrics_request_duration_seconds"]
         d_len = len(d_bounds) + 2
         codes = self._codes
@@ -321,9 +316,7 @@ class MetricsSink(Collector):
             app = e["app"]
             kind = e["kind"]
             raw: Key = (app, kind, e["level"])
-            k = ev_cache.get(raw)
-            if k is None:
-                k = ev_bound(raw)
+            k = ev_cache[raw]
             events_c[k] = events_c.get(k, 0) + 1
             ts = e["ts"]
             if ts > last.get(k, "") and (use_read or e.get("ts_source") != "read"):
@@ -338,9 +331,7 @@ class MetricsSink(Collector):
                 path = e.get("path")
                 path = "" if path is None else norm(path)
                 raw = (app, e.get("method") or "", path, code)
-                k = req_cache.get(raw)
-                if k is None:
-                    k = req_bound(raw)
+                k = req_cache[raw]
                 n = requests.get(k)
                 if n is None:
                     n = 0
@@ -357,13 +348,13 @@ class MetricsSink(Collector):
                     h[-1] += round(dur * 1e6)  # ns: integer sums add up the same in any order
             elif kind == "timeout":
                 raw = (app, e.get("operation") or "")
-                k = self._to_labels.cache.get(raw) or self._to_labels.bound(raw)
+                k = self._to_labels.cache[raw]
                 self._timeouts[k] = self._timeouts.get(k, 0) + 1
             elif kind == "model_load":
                 dur = e.get("duration_ms")
                 if dur is not None:
                     raw = (app,)
-                    k = self._app_labels.cache.get(raw) or self._app_labels.bound(raw)
+                    k = self._app_labels.cache[raw]
                     self._hist(self._loads, k, MODEL_LOAD, dur / 1000.0, round(dur * 1e6))
             elif kind == "inference":
                 self._inference(e, app)
@@ -384,7 +375,7 @@ class MetricsSink(Collector):
         for phase, n in (("prompt", pt), ("completion", ct)):
             if n is not None:
                 raw = (app, phase)
-                k = labels.cache.get(raw) or labels.bound(raw)
+                k = labels.cache[raw]
                 t = self._tokens.get(k)
                 if t is None:
                     t = self._tokens[k] = [0, 0]
@@ -394,7 +385,7 @@ class MetricsSink(Collector):
         if tps is not None:
             phase = "prompt" if pt is not None or "prompt_ms" in e else "completion"
             raw = (app, phase)
-            k = labels.cache.get(raw) or labels.bound(raw)
+            k = labels.cache[raw]
             self._hist(self._tps, k, TOKENS_PER_SECOND, tps, round(tps * _SCALE[TOKENS_PER_SECOND]))
 
     # -- merge --------------------------------------------------------------------------------

@@ -25,12 +25,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..core.memo import Memo
 from ..core.stats import Stats
-
-if TYPE_CHECKING:
-    from ..config import Settings
 
 __all__ = ["BUILTIN_RULES", "MARKER", "USER_RULE_BUDGET_S", "Redactor", "Rule", "UserRuleError", "compile_user_rule",
            "redactor_for"]
@@ -128,7 +126,7 @@ def _scan_key_values(rx: re.Pattern[str], text: str) -> tuple[str, int]:
         start, end = v.span(g)
         secret = text[start:end]
         pos = max(v.end(), pos + 1) if v.end() > pos else pos
-        if not secret or secret.startswith(MARKER) or (secret.isdigit() and "token" in name):
+        if not secret or text.startswith(MARKER, start) or (secret.isdigit() and "token" in name):
             continue  # nothing there, already masked, or a token *id* (`EOS token = 128009`)
         parts += (text[done:start], MARKER)
         done = end
@@ -248,7 +246,7 @@ class Redactor:
         self._always = sum(1 << i for i, r in enumerate(rules) if not r.triggers)
         self._probe = _probe_function([(t, i) for i, r in enumerate(rules) for t in r.triggers])
         self._candidates: dict[int, list[_Candidate]] = {}
-        self._msg_bits: dict[str, int] = {}
+        self._msg_bits: Memo[str, int] = Memo(lambda msg: self._probe(msg.lower()), 4096)
         self._active = bool(rules)
 
     @classmethod
@@ -293,12 +291,7 @@ class Redactor:
             if msg is not line and msg not in line:
                 # A message made from parts of the line (`GET /api/tags 200`): messages repeat, so
                 # their own probe is remembered.
-                mb = seen.get(msg)
-                if mb is None:
-                    if len(seen) >= 4096:
-                        seen.clear()
-                    mb = seen[msg] = probe(msg.lower())
-                bits |= mb
+                bits |= seen[msg]
             err = ev.get("error")
             if err is not None and err is not msg and err not in line:
                 bits |= probe(err.lower())
@@ -372,7 +365,16 @@ def _probe_function(triggers: list[tuple[str, int]]) -> Callable[[str], int]:
     return probe
 
 
-def redactor_for(settings: Settings, stats: Stats) -> Redactor | None:
+class RedactSettings(Protocol):
+    """What redaction reads of the settings (config.Settings has it)."""
+
+    redact: bool
+    redact_disable: list[str]
+    redact_rules: dict[str, str]
+    drop_prompts: bool
+
+
+def redactor_for(settings: RedactSettings, stats: Stats) -> Redactor | None:
     """The redaction `settings` ask for (`redact = false`: none), counting into `stats`."""
     if not settings.redact:
         return None

@@ -1,1 +1,0 @@
-"""Offline runners: files read once through the chain, in one process or spread over every core."""
