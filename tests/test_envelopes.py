@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -104,3 +105,14 @@ def test_ansi_strip_is_idempotent_and_removes_escapes(text: str) -> None:
     out = strip_ansi(coloured)
     assert strip_ansi(out) == out
     assert "\x1b[" not in out or "\x1b[" in text
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("\x1b]0;ollama serve\x07time=2026-11-03T10:00:00Z level=INFO", "time=2026-11-03T10:00:00Z level=INFO"),
+    ("see \x1b]8;;http://x.lan\x1b\\docs\x1b]8;;\x1b\\ now", "see docs now"),
+    ("\x1b(B\x1b[m[GIN] 2026/11/03", "[GIN] 2026/11/03"),
+    ("a\x1bPq#0;2;0;0;0\x1b\\b", "ab"),
+])
+def test_terminal_escapes_are_removed_whole(raw: str, clean: str) -> None:
+    """OSC titles and hyperlinks, charset designations and DCS strings, not only colours."""
+    assert strip_ansi(raw) == clean

@@ -20,7 +20,7 @@ from ..offline.parallel import chain
 from ..offline.sequential import replay_files
 from ..pipeline import Sink
 from ..sinks.jsonlines import JsonLines
-from ..sources.files import resolve_paths
+from ..sources.files import is_gzip, resolve_paths
 from ..transforms.filter import EventFilter
 from .common import keep_heap, settings_and_engine
 
@@ -35,7 +35,7 @@ def _input_size(files: list[Path]) -> int:
         try:
             size = p.stat().st_size
             with open(p, "rb") as f:
-                if f.read(2) == b"\x1f\x8b" and size >= 18:
+                if is_gzip(p) and size >= 18:
                     f.seek(-4, 2)
                     size = max(size, struct.unpack("<I", f.read(4))[0])
         except OSError:
@@ -93,6 +93,7 @@ def replay_command(
     emit_f = open(emit, "wb") if emit is not None else None  # noqa: SIM115 - closed below
     writers = ([out] if fmt == "events" else []) + ([emit_f] if emit_f is not None else [])
     workers = jobs or os.cpu_count() or 1
+    problems: list[str] = []
     try:
         with _progress(files, progress) as on_bytes:
             if workers > 1 and sum(p.stat().st_size for p in files) >= settings.replay_parallel_min_bytes:
@@ -101,16 +102,20 @@ def replay_command(
                 units = plan_units(files, workers, settings.replay_split_bytes)
                 aggregate, _ = run_parallel(units, jobs=min(workers, len(units)), fmt=fmt, settings=settings,
                                             definitions=engine.definitions, flt=flt, writers=writers,
-                                            on_bytes=on_bytes)
+                                            on_bytes=on_bytes, problems=problems)
             else:
                 aggregate = aggregate_for(fmt, settings, engine.stats)
                 sinks: list[Sink] = ([aggregate] if aggregate is not None else []) + [JsonLines(w) for w in writers]
-                replay_files(engine, files, chain(settings, engine.stats, flt, sinks), on_bytes)
+                replay_files(engine, files, chain(settings, engine.stats, flt, sinks), on_bytes, problems)
     finally:
         if emit_f is not None:
             emit_f.close()
     write_report(fmt, aggregate, out)
     out.flush()
+    for problem in problems:  # the output covers what could be read; the exit status says it is not all
+        print(f"logmetrics: warning: {problem}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
 
 
 def report_skipped(skipped: list[tuple[str, str]], limit: int = 5) -> None:

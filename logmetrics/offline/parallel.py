@@ -91,6 +91,7 @@ class UnitResult:
     stats: Stats = field(default_factory=Stats)
     final: State = (None, None)
     overrun: int = 0  # offset just after the last line this unit consumed
+    problems: list[str] = field(default_factory=list)  # files that could not be read to their end
     owned: tuple[int, int] = (0, 0)  # [first line start, first line start of the next unit)
 
 
@@ -207,9 +208,9 @@ def _work(unit: Unit) -> UnitResult:
         if unit.end is None:
             engine.stats = stats
             pipeline = chain(settings, stats, _W["flt"], sinks)
-            for batch in file_events(engine, unit.path):
-                pipeline(batch)
             res = UnitResult(unit.index, stats=stats)
+            for batch in file_events(engine, unit.path, problems=res.problems):
+                pipeline(batch)
         else:
             engine.stats = stats
             res = run_chunk(engine, unit, chain(settings, stats, _W["flt"], sinks))
@@ -226,8 +227,10 @@ def _work(unit: Unit) -> UnitResult:
 def run_parallel(
     units: list[Unit], *, jobs: int, fmt: str, settings: Settings, definitions: list[Definition],
     flt: EventFilter, writers: list[BinaryIO], on_bytes: Callable[[int], None] | None = None,
+    problems: list[str] | None = None,
 ) -> tuple[Any, Stats]:
-    """Process units on `jobs` workers and merge them in order; returns (merged aggregate, merged stats)."""
+    """Process units on `jobs` workers and merge them in order; returns (merged aggregate, merged stats).
+    Files that could not be read to their end are named in `problems`."""
     total = Stats()
     merged = aggregate_for(fmt, settings, total)
     # Events the parent itself delivers (kept head lines, recomputed chunks) go to the same sinks.
@@ -252,6 +255,8 @@ def run_parallel(
                 if unit.end is not None and unit.start > 0 and prev is not None:
                     res = _join(res, prev, unit, definitions, settings, total, flt, sinks)
                 absorb(res)
+                if problems is not None:
+                    problems += res.problems
                 if on_bytes is not None:
                     on_bytes(res.owned[1] - res.owned[0] if unit.end is not None else unit.path.stat().st_size)
                 prev = res

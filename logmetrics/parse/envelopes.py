@@ -31,7 +31,13 @@ class Envelope(NamedTuple):
     app_hint: str | None = None
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# Terminal escapes (ECMA-48): CSI `ESC [ params final` (colours), OSC `ESC ] text BEL|ESC \` (window
+# titles, hyperlinks), DCS/SOS/PM/APC strings up to ESC \, `ESC ( B`-style charset designations and
+# two-character escapes.
+_ANSI = re.compile(
+    r"\x1b(?:\[[0-9;?:<=>]*+[ -/]*+[@-~]|\][^\x07\x1b]*+(?:\x07|\x1b\\)?|[PX^_][^\x1b]*+(?:\x1b\\)?"
+    r"|[ -/]++[0-~]|[@-Z\\^_])"
+)
 
 
 def strip_ansi(text: str) -> str:

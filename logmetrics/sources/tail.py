@@ -485,6 +485,8 @@ class Tailer:
                     self.stats.rotations["truncate"] += 1
                     return 0, False
                 return pos.offset, pos.skip
+            log.warning("saved position is for other content (the file was replaced while stopped); "
+                        "reading it from the start", extra={"path": path, "offset": pos.offset, "size": size})
             return 0, False  # same inode, other content: a new file reusing it
         if not initial or path in self._saved_paths:
             return 0, False  # appeared while we follow, or replaced a file we followed: read it all
@@ -591,22 +593,24 @@ class Tailer:
             size = os.fstat(t.fd).st_size
             if size < t.read_off or (size > t.read_off and self._rewritten(t, size)):
                 self._truncated(t)
-            chunks = 0
-            while chunks < self.chunks_per_step:
+            budget = self.chunk * self.chunks_per_step  # bytes per file per step, long lines included
+            got = 0
+            halt = self._halt
+            while got < budget and (halt is None or not halt.is_set()):
                 want = t.framer.want(self.chunk)
                 data = os.pread(t.fd, want, t.read_off)
                 if not data:
                     break
-                chunks += 1
+                got += len(data)
                 t.read_off += len(data)
                 t.last_data = now
                 self._consume(t, data)
                 if len(data) < want:
                     break
             t.size = max(size, t.read_off)
-            if chunks:
+            if got:
                 self.last_read = self.wall()
-            return chunks == self.chunks_per_step
+            return got >= budget
         except _Blocked:
             raise
         except OSError as e:
