@@ -8,14 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from logmetrics.parse.conversions import (
-    DurationError,
-    duration_ms,
-    format_go_duration,
-    go_duration_ns,
-    go_ms,
-    parse_ts,
-)
+from logmetrics.parse.conversions import DurationError, duration_ms, format_go_duration, go_duration_ns, go_ms
+from logmetrics.parse.timestamps import parse_ts
 
 
 def go_string(ns: int) -> str:
@@ -130,7 +124,7 @@ def test_yearless_syslog_takes_the_year_that_is_not_in_the_future() -> None:
 
 
 def test_canonical_iso_fast_path_checks_every_character() -> None:
-    from logmetrics.parse.conversions import iso_converter
+    from logmetrics.parse.timestamps import iso_converter
 
     conv = iso_converter()
     assert conv("2024-06-02T18:43:45.634Z") == "2024-06-02T18:43:45.634Z"
@@ -146,7 +140,7 @@ def test_canonical_iso_fast_path_checks_every_character() -> None:
        st.integers(0, 60))
 def test_utc_second_calendar_check_agrees_with_datetime(y: int, mo: int, d: int, h: int, mi: int, s: int) -> None:
     """The UTC fast path validates by hand; it must reject exactly what `datetime` rejects."""
-    from logmetrics.parse import conversions
+    from logmetrics.parse import timestamps as conversions
 
     stamp = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
     try:
@@ -170,7 +164,7 @@ def test_utc_second_calendar_check_agrees_with_datetime(y: int, mo: int, d: int,
 @given(st.datetimes(), st.integers(0, 20), st.sampled_from("0123456789/:- T.xZ\u0663\u00b2"), st.booleans())
 def test_gin_stamp_shortcut_agrees_with_the_regex_path(dt: datetime, at: int, char: str, mutate: bool) -> None:
     """`YYYY/MM/DD - HH:MM:SS` skips the regex; it must convert (or refuse) exactly as the regex path does."""
-    from logmetrics.parse import conversions
+    from logmetrics.parse import timestamps as conversions
 
     text = dt.strftime("%Y/%m/%d - %H:%M:%S")
     if mutate:

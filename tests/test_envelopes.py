@@ -94,9 +94,15 @@ def test_lines_that_look_alike_are_left_alone() -> None:
 
 
 def test_viewer_time_prefix_only_before_a_line_with_its_own_time() -> None:
-    env = unwrap("2025-01-19 19:47:08 [GIN] 2025/01/19 - 17:47:08 | 500 |  5.257673085s |  172.22.0.3 | POST \"/x\"")
-    assert env is not None and env.kind == "prefix" and env.text.startswith("[GIN]")
-    assert unwrap("2025-01-19 19:47:07 Abort was called at 63 line in file:") is None
+    """A viewer's stamp is peeled only when the line inside is one a parser knows (then its time wins)."""
+    from logmetrics.parse.engine import Engine
+
+    gin, other = Engine().parse_lines([
+        "2025-01-19 19:47:08 [GIN] 2025/01/19 - 17:47:08 | 500 |  5.257673085s |  172.22.0.3 | POST \"/x\"",
+        "2025-01-19 19:47:07 Abort was called at 63 line in file:",
+    ])
+    assert gin["kind"] == "request" and gin["line"].startswith("[GIN]") and gin["ts"] == "2025-01-19T17:47:08.000Z"
+    assert other["line"].startswith("2025-01-19 19:47:07 Abort") and other["ts"] == "2025-01-19T19:47:07.000Z"
 
 
 @given(app_text)

@@ -16,6 +16,7 @@ import pytest
 
 from logmetrics.core.linear import Scaling, adversarial, literals_of, scaling
 from logmetrics.parse import conversions as conv
+from logmetrics.parse import timestamps as stamps
 from logmetrics.parse.compile import parse_logfmt
 from logmetrics.parse.engine import Engine
 from logmetrics.parse.envelopes import strip_ansi, unwrap
@@ -37,7 +38,7 @@ def _duration(text: str, unit: str) -> float:
 
 
 def _stamp(text: str, fmt: str) -> str | None:
-    return conv.parse_ts(text, fmt, 1_700_000_000.0)
+    return stamps.parse_ts(text, fmt, 1_700_000_000.0)
 
 
 def _targets() -> dict[str, Target]:
@@ -49,9 +50,9 @@ def _targets() -> dict[str, Target]:
     for unit in ("go", "ms", "s", "us", "auto"):
         out[f"duration_ms:{unit}"] = (functools.partial(_duration, unit=unit), ["1h2m3.5s", "4.709180529s"])
     out["go_ms"] = (conv.go_ms, ["28.205µs", "1m30s"])
-    for fmt in conv.TIMESTAMP_FORMATS:
+    for fmt in stamps.TIMESTAMP_FORMATS:
         out[f"parse_ts:{fmt}"] = (functools.partial(_stamp, fmt=fmt), [])
-    out["iso_converter"] = (conv.iso_converter(), ["2026-11-03T10:00:00.000Z"])
+    out["iso_converter"] = (stamps.iso_converter(), ["2026-11-03T10:00:00.000Z"])
     out["unwrap"] = ((lambda t: unwrap(t, lambda: 1_700_000_000.0)), [])
     out["strip_ansi"] = (strip_ansi, [])
     out["normalise_path"] = (normalise_path, ["/api/v1/chats/3f2b"])

@@ -33,6 +33,11 @@ ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 LOG_MOUNT_TARGETS = ("/logs/", "/backfill")
 # Labels Prometheus adds to every scraped series, and the histogram bucket label.
 SCRAPE_LABELS = {"job", "instance"}
+# Loki's own metrics the Prometheus rules use, with their labels (Loki 3.x, pkg/validation/validate.go;
+# tests/test_stack_integration.py checks them against a real Loki's /metrics).
+LOKI_METRICS = {"loki_discarded_samples_total": {"reason", "tenant"}}
+# The label that gives every source file its own streams, and the event key it is read from.
+FILE_LABEL, FILE_KEY = "logfile", "file"
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
                 "unless", "offset"}
 
@@ -271,6 +276,10 @@ def test_loki_config_runs_with_defaults_only() -> None:
     assert cfg["compactor"]["retention_enabled"] is True
     assert cfg["compactor"]["delete_request_store"] == "filesystem"
     assert cfg["querier"]["query_ingesters_within"] == 0
+    # Single binary + filesystem store: without -1 Loki sets this look-back to max_chunk_age + ~41m and
+    # it overrides query_ingesters_within, hiding backfilled entries older than that until flushed.
+    assert cfg["ingester"]["query_store_max_look_back_period"] == -1
+    assert cfg["schema_config"]["configs"][-1]["object_store"] == "filesystem", "-1 is valid on filesystem only"
     ruler = cfg["ruler"]["storage"]
     assert ruler["type"] == "local"
     # auth disabled -> tenant "fake": rules must sit in <directory>/fake/
@@ -305,6 +314,18 @@ def stream_labels() -> set[str]:
     return labels | {"filename"}
 
 
+def promtail_stages(job_name: str) -> dict[str, Any]:
+    job = next(j for j in promtail_config()["scrape_configs"] if j["job_name"] == job_name)
+    return {next(iter(stage)): stage[next(iter(stage))] for stage in job["pipeline_stages"]}
+
+
+def promtail_label_sources(job_name: str) -> dict[str, str]:
+    """label -> the extracted (event) key it is set from, for one job's `labels` stage."""
+    stages = promtail_stages(job_name)
+    extracted = stages["json"]["expressions"]
+    return {label: extracted[source or label] for label, source in stages["labels"].items()}
+
+
 def test_promtail_events_job() -> None:
     text = PROMTAIL.read_text()
     for m in ENV_REF.finditer(text):
@@ -313,8 +334,8 @@ def test_promtail_events_job() -> None:
     events = jobs["logmetrics"]
     static = events["static_configs"][0]["labels"]
     assert static["job"] == "logmetrics" and "host" in static
-    stages = {next(iter(stage)): stage[next(iter(stage))] for stage in events["pipeline_stages"]}
-    assert set(stages["labels"]) == {"app", "kind", "level"}, "only low-cardinality keys become labels"
+    stages = promtail_stages("logmetrics")
+    assert set(stages["labels"]) == {"app", "kind", "level", FILE_LABEL}, "only bounded keys become labels"
     assert stages["timestamp"] == {"source": "ts", "format": "RFC3339"}
     assert stages["json"]["expressions"]["ts"] == "ts"
     assert stages["labeldrop"] == ["filename"]
@@ -322,6 +343,39 @@ def test_promtail_events_job() -> None:
     assert len(raw) >= 2
     compose_env = load_yaml(COMPOSE)["services"]["logmetrics"]["environment"]
     assert static["__path__"] == compose_env["LOGMETRICS_OUTPUT"]
+
+
+def test_promtail_puts_each_source_file_in_its_own_streams(event_schema: tuple[set[str], set[str]]) -> None:
+    """Loki refuses an entry more than max_chunk_age/2 older than the newest of its stream: files read
+    one after another must not share streams, so the event's source file is a label (bounded by the
+    number of files followed), in the live and the backfill job alike, next to the existing labels."""
+    keys, _ = event_schema
+    assert FILE_KEY in keys
+    assert FILE_LABEL not in keys, "a label named like an event key would be renamed <key>_extracted by | json"
+    wanted = {"app": "app", "kind": "kind", "level": "level", FILE_LABEL: FILE_KEY}
+    for job in ("logmetrics", "logmetrics-backfill"):
+        assert promtail_label_sources(job) == wanted, job
+    labels = stream_labels()
+    assert {"job", "source", "host", "app", "kind", "level", FILE_LABEL} <= labels
+
+
+def test_promtail_listeners_run_outside_compose_and_grpc_stays_on_loopback() -> None:
+    server = promtail_config()["server"]
+    assert server["grpc_listen_address"] == "127.0.0.1", "nothing uses Promtail's gRPC: keep it off the network"
+    assert server["grpc_listen_port"] == 0
+    raw = yaml.safe_load(PROMTAIL.read_text())["server"]
+    for key in ("http_listen_address", "http_listen_port", "grpc_listen_address"):
+        assert ENV_REF.fullmatch(str(raw[key])), f"server.{key} must come from the environment"
+    compose_env = load_yaml(COMPOSE)["services"]["promtail"]["environment"]
+    grpc_var = ENV_REF.fullmatch(raw["grpc_listen_address"])
+    assert grpc_var and grpc_var.group(1) not in compose_env, "compose keeps the loopback default too"
+
+
+def alloy_map(block: str, opening: str) -> dict[str, str]:
+    """The `{key = "value", ...}` object that follows `opening` in an Alloy block."""
+    m = re.search(opening + r" = \{([^}]*)\}", block)
+    assert m, opening
+    return dict(re.findall(r'(\w+)\s*=\s*"([^"]*)"', m.group(1)))
 
 
 def test_alloy_config_mirrors_promtail() -> None:
@@ -334,9 +388,14 @@ def test_alloy_config_mirrors_promtail() -> None:
     promtail_env = {m.group(1) for m in ENV_REF.finditer(PROMTAIL.read_text())}
     alloy_env = set(re.findall(r"sys\.env\(\"(\w+)\"\)", text))
     assert alloy_env <= promtail_env, alloy_env - promtail_env
-    labels = re.search(r"stage\.labels \{\s*values = \{([^}]*)\}", text)
-    assert labels and set(re.findall(r"(\w+) = \"\"", labels.group(1))) == {"app", "kind", "level"}
-    assert re.search(r'stage\.timestamp \{\s*source = "ts"\s*format = "RFC3339"', text)
+    for name, job in (("events", "logmetrics"), ("backfill", "logmetrics-backfill")):
+        block = re.search(r'loki\.process "' + name + r'" \{(.*?)\n\}', text, re.S)
+        assert block, f'loki.process "{name}"'
+        extracted = alloy_map(block.group(1), r"stage\.json \{\s*expressions")
+        labels = alloy_map(block.group(1), r"stage\.labels \{\s*values")
+        sources = {label: extracted[source or label] or (source or label) for label, source in labels.items()}
+        assert sources == promtail_label_sources(job), f'loki.process "{name}" differs from Promtail\'s {job}'
+        assert re.search(r'stage\.timestamp \{\s*source = "ts"\s*format = "RFC3339"', block.group(1))
     static = set(re.findall(r'"(\w+)"\s*=', text))
     assert {"job", "host", "source", "app"} <= static <= stream_labels() | {"__path__"}
 
@@ -375,7 +434,7 @@ def test_dashboards_reference_existing_datasources_and_have_app_variable() -> No
                 if ref:
                     assert ref["uid"] in uids, f"{name}/{panel['title']}: unknown datasource {ref}"
             expr = target["expr"]
-            assert "$app" in expr or "app" not in expr or 'job="rawlogs"' in expr, f"{name}: {expr}"
+            assert "$app" in expr or "app" not in expr, f"{name}: {expr}"
     titles = {dash["title"] for _, dash in dashboards()}
     assert titles == {"LLM serving", "LLM logs"}
 
@@ -395,7 +454,7 @@ def test_dashboards_cover_the_required_panels() -> None:
 # --- queries against what the code produces --------------------------------------------
 
 def check_promql(expr: str, metrics: dict[str, set[str]]) -> None:
-    used = set(re.findall(r"\b(logmetrics_\w+)", expr))
+    used = set(re.findall(r"\b((?:logmetrics|loki)_\w+)", expr))
     unknown = used - set(metrics)
     assert not unknown, f"{expr}: no such metric {unknown}"
     allowed = set().union(*(metrics[m] for m in used)) | SCRAPE_LABELS
@@ -426,7 +485,24 @@ def test_prometheus_queries_use_real_metrics_and_labels(registry_metrics: dict[s
     exprs = queries("prometheus") + rule_exprs(PROM_RULES)
     assert len(exprs) >= 20
     for expr in exprs:
-        check_promql(expr, registry_metrics)
+        check_promql(expr, registry_metrics | LOKI_METRICS)
+    assert any("loki_discarded_samples_total" in e for e in rule_exprs(PROM_RULES)), "no alert on Loki's refusals"
+
+
+def test_every_panel_follows_the_app_variable(registry_metrics: dict[str, set[str]]) -> None:
+    """Every selector of a series that has an `app` label (every Loki stream; every logmetrics metric
+    declared with `app`) filters on $app: a panel that ignores the dashboard's app choice misleads."""
+    for name, dash in dashboards():
+        for panel, target in panel_targets(dash):
+            expr = target["expr"]
+            ds = (target.get("datasource") or panel.get("datasource") or {}).get("uid")
+            if ds == "loki":
+                selectors = [sel for sel in re.findall(r"\{[^{}]*\}", expr) if "job=" in sel]
+                assert selectors and all('app=~"$app"' in sel for sel in selectors), f"{name}/{panel['title']}"
+                continue
+            for metric, selector in re.findall(r"\b(logmetrics_\w+)(\{[^}]*\})?", expr):
+                if "app" in registry_metrics[metric]:
+                    assert 'app=~"$app"' in selector, f"{name}/{panel['title']}: {metric} ignores $app"
 
 
 def test_loki_queries_use_shipped_labels_and_event_keys(event_schema: tuple[set[str], set[str]]) -> None:
@@ -444,6 +520,9 @@ def test_query_checks_reject_unknown_names(event_schema: tuple[set[str], set[str
         check_promql("rate(logmetrics_requests_totl[5m])", metrics)
     with pytest.raises(AssertionError):
         check_promql("sum by (model) (rate(logmetrics_requests_total[5m]))", metrics)
+    check_promql("sum by (tenant, reason) (increase(loki_discarded_samples_total[10m]))", LOKI_METRICS)
+    with pytest.raises(AssertionError):
+        check_promql("sum by (stream) (increase(loki_discarded_samples_total[10m]))", LOKI_METRICS)
     check_logql('{job="logmetrics"} | json | unwrap duration_ms [1m]', event_schema)
     with pytest.raises(AssertionError):
         check_logql('{job="logmetrics"} | json | unwrap latency_ms [1m]', event_schema)
@@ -467,3 +546,33 @@ def test_the_demo_runs_out_of_the_box_and_feeds_the_tailer(compose: dict[str, An
     target = tail_mounts[0].split(":")[1]
     paths = compose["services"]["logmetrics"]["environment"]["LOGMETRICS_PATHS"]
     assert "/logs/**/*.log" in paths and target.startswith("/logs/")
+
+
+# --- Prometheus scrapes Loki; docs --------------------------------------------------------
+
+def scrape_targets(path: Path) -> dict[str, list[str]]:
+    return {job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
+            for job in load_yaml(path)["scrape_configs"]}
+
+
+def test_prometheus_scrapes_loki_in_and_outside_compose(compose: dict[str, Any]) -> None:
+    """loki_discarded_samples_total is the only record of refused entries: both configs scrape Loki,
+    prometheus.yml at the compose service, prometheus.local.yml where `loki` listens by default on a host."""
+    in_compose = scrape_targets(ROOT / "prometheus" / "prometheus.yml")
+    local = scrape_targets(ROOT / "prometheus" / "prometheus.local.yml")
+    assert set(in_compose) == set(local) == {"logmetrics", "loki", "prometheus"}
+    loki = yaml.safe_load(expand_defaults(LOKI.read_text()))["server"]
+    port = loki["http_listen_port"]
+    assert "loki" in compose["services"]
+    assert any(str(p).endswith(f":{port}") for p in compose["services"]["loki"]["ports"])
+    assert in_compose["loki"] == [f"loki:{port}"]
+    assert local["loki"] == [f"127.0.0.1:{port}"]
+
+
+def test_docs_name_every_alert_and_the_file_label() -> None:
+    docs = (ROOT / "docs" / "stack.md").read_text()
+    names = [r["alert"] for p in [*PROM_RULES, *LOKI_RULES] for g in load_yaml(p)["groups"]
+             for r in g["rules"] if "alert" in r]
+    for name in names:
+        assert f"`{name}`" in docs, f"docs/stack.md does not list alert {name}"
+    assert f"`{FILE_LABEL}`" in docs and "query_store_max_look_back_period" in docs

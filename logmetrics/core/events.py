@@ -21,9 +21,11 @@ class _EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ts: str = Field(pattern=TS_PATTERN, description="RFC 3339 UTC with ms: the line's own time, else read time")
-    ts_source: Literal["read", "previous"] | None = Field(
-        None, description='absent: the line\'s own time; "previous": the line carried none and took the time of the '
-        'line before it in the same file (replay); "read": the time it was read (no earlier time known)')
+    ts_source: Literal["previous", "next", "file", "read"] | None = Field(
+        None, description='absent: the line\'s own time (or its envelope\'s). The line carried none and took: '
+        '"previous" the time of the line before it in the same file, "next" the time of the first timed line after '
+        'it (at a file\'s start), "file" the file\'s modification time (no timed line at all), "read" the time it '
+        'was read (lines read live, as they are written)')
     app: str = Field(description="ollama, deepchat, openwebui, nginx, unknown, ...")
     level: Level
     msg: str = Field(description="the message text; for an access line `POST /api/chat 500`")

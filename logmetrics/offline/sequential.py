@@ -41,7 +41,7 @@ def file_events(engine: Engine, path: Path, on_bytes: Callable[[int], None] | No
     `stats.read_errors` counts it.
     """
     src = describe_file(path)
-    stream = engine.stream(str(path), container=src.container, app_hint=src.app_hint)
+    stream = engine.stream(str(path), container=src.container, app_hint=src.app_hint, file_time=src.mtime)
     stats = engine.stats
     framer = Framer(stats, engine.max_line)
     before = stats.bytes

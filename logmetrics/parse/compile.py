@@ -19,9 +19,10 @@ import orjson
 
 from ..core.events import INT_KEYS, KIND_KEYS
 from ..core.memo import Memo
-from .conversions import DurationError, TsCache, duration_ms, go_ms, iso_converter, parse_ts
+from .conversions import DurationError, duration_ms, go_ms
 from .definitions import Pattern
 from .regexes import can_start_with, required_groups
+from .timestamps import TsCache, iso_converter, parse_ts
 
 __all__ = ["Code", "CompiledPattern", "Matcher", "compile_matcher", "normalise_level", "parse_logfmt"]
 
@@ -35,6 +36,9 @@ _LEVELS = {
     "error": "error", "err": "error", "eror": "error", "e": "error", "fatal": "error",
     "critical": "error", "crit": "error", "panic": "error", "alert": "error", "emerg": "error",
     "emergency": "error", "severe": "error", "f": "error", "c": "error",
+    "debg": "debug", "warni": "warn", "dbug": "debug", "crt": "error", "ftl": "error",
+    # pino/bunyan numeric levels
+    "10": "debug", "20": "debug", "30": "info", "40": "warn", "50": "error", "60": "error",
 }
 
 
@@ -155,11 +159,11 @@ def budgeted(rx: Any, anchored: bool, key: str, over: Callable[[str], None]) -> 
 class CompiledPattern:
     """A pattern flattened into what the hot loop touches: prefilter literals, a matcher, a builder."""
 
-    __slots__ = ("anchored", "app", "build", "first", "kind", "literals", "name", "raw_search", "regex", "search",
-                 "source", "sticky")
+    __slots__ = ("anchored", "app", "block", "build", "declared_level", "embedded", "first", "generic", "json_body",
+                 "kind", "literals", "name", "raw_search", "regex", "search", "source", "sticky")
 
     def __init__(self, app: str, p: Pattern, sticky: bool, now: Callable[[], float],
-                 over_budget: Callable[[str], None] | None = None) -> None:
+                 over_budget: Callable[[str], None] | None = None, *, embedded: bool = False) -> None:
         """`over_budget`: given for a user's definition: its regex runs with a time budget (see `budgeted`)."""
         self.app = app
         self.name = p.name
@@ -186,6 +190,11 @@ class CompiledPattern:
             names = {i: n for n, i in rx.groupindex.items()}
             groups = [names.get(i) for i in range(1, rx.groups + 1)]
         self.source, self.build = _Builder(app, p, groups, now).build()
+        self.declared_level = p.level  # the format's level for lines that state none (GIN-debug: debug)
+        self.embedded = embedded  # an app's output inside another's: takes the stream's app
+        self.generic = not sticky and not embedded  # a shape every program prints (JSON, logfmt): may wrap another's
+        self.json_body = p.json_body
+        self.block = p.block
 
     def may_start(self, c: str) -> bool:
         """False only when this pattern cannot match a line starting with `c` (the engine skips it)."""
@@ -368,17 +377,11 @@ class _Builder:
                 code.line("return None")
         method = "g_method" if self._fixed("method") == "set" else "ev.get('method')"
         path = "ev['path']" if self._fixed("path") == "set" else "ev.get('path')"
-        with self._unless_set("level"):
-            code.line(f"ev['level'] = {self.p.level!r}" if self.p.level else
-                      "ev['level'] = 'error' if st >= 500 else 'warn' if st >= 400 else 'info'")
         with self._unless_set("msg"):
             code.line(f"method = {method}")
             code.line(f"ev['msg'] = f\"{{method}} {{{path}}} {{st}}\" if method else str(st)")
 
     def _defaults(self) -> None:
-        level = self.p.level or ("error" if self.kind in ("error", "timeout") else "info")
-        with self._unless_set("level"):
-            self.code.line(f"ev['level'] = {level!r}")
         with self._unless_set("msg"):
             self.code.line("ev['msg'] = text")
         if self.kind == "error":

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..core.errors import UserError
 from ..core.events import ALL_KEYS, COMMON_KEYS, KIND_KEYS, KINDS, LEVELS
-from .conversions import TIMESTAMP_FORMATS
+from .timestamps import TIMESTAMP_FORMATS
 
 __all__ = [
     "ClassifyRule",
@@ -63,6 +63,8 @@ class Pattern(_Strict):
     set: dict[str, str | int | float] = Field(default_factory=dict, description="constant fields, e.g. operation")
     logfmt: str | None = Field(None, description="group (or `line`) whose key=value pairs fill unset fields")
     json_body: str | None = Field(None, alias="json", description="group (or `line`) holding a JSON object")
+    block: Literal["timing"] | None = Field(None, description="`timing`: a line of a timing block (llama.cpp "
+                                            "prints one over several lines): the block is one event")
 
     _contains = field_validator("contains", mode="before")(_as_list)
 
@@ -143,6 +145,10 @@ class Definition(_Strict):
     app: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     fallback: bool = Field(False, description="generic shapes: tried after every app, never make a stream sticky")
+    embedded: bool = Field(False, description="output other apps pass through (llama.cpp inside Ollama): "
+                           "its lines take the stream's app, this one only where the stream has none")
+    hints: list[str] = Field(default_factory=list, description="container, program and file names that point "
+                             "at this app besides its own (`llama-server`)")
     patterns: list[Pattern] = Field(default_factory=list, alias="pattern")
     samples: list[Sample] = Field(default_factory=list, alias="sample")
     classify: list[ClassifyRule] = Field(default_factory=list)

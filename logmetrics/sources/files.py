@@ -161,10 +161,23 @@ class SourceFile:
     path: Path
     container: str | None = None
     app_hint: str | None = None
+    mtime: float | None = None  # the time of lines that have none and nothing earlier to take one from
+
+    def _replace_mtime(self, mtime: float | None) -> SourceFile:
+        return SourceFile(self.path, self.container, self.app_hint, mtime)
 
 
 def describe_file(path: Path) -> SourceFile:
-    """Container name and app hint from where the file sits (Docker json-file and CRI layouts)."""
+    """Container name and app hint from where the file sits (Docker json-file and CRI layouts), and
+    its modification time."""
+    try:
+        mtime: float | None = path.stat().st_mtime
+    except OSError:
+        mtime = None
+    return _describe(path)._replace_mtime(mtime)
+
+
+def _describe(path: Path) -> SourceFile:
     name = path.name
     if name.endswith("-json.log") or ("-json.log." in name):
         cfg = path.parent / "config.v2.json"

@@ -66,8 +66,8 @@ class _Blocked(Exception):
 class _Tail:
     """One open file (one identity), however many watched names point at it."""
 
-    __slots__ = ("committed", "committed_skip", "drain_since", "draining", "fd", "fp", "fp_len", "framer", "ident",
-                 "last_data", "names", "path", "read_off", "size", "stream")
+    __slots__ = ("backlog_end", "committed", "committed_skip", "drain_since", "draining", "fd", "fp", "fp_len",
+                 "framer", "ident", "last_data", "names", "path", "read_off", "size", "stream")
 
     def __init__(self, path: str, fd: int, ident: Ident, stream: Stream, framer: Framer, offset: int,
                  now: float) -> None:
@@ -86,6 +86,7 @@ class _Tail:
         self.last_data = now
         self.draining = False
         self.drain_since = now
+        self.backlog_end = 0  # the file's size when opened: what lies before it was not written live
 
     @property
     def parked(self) -> bool:
@@ -464,10 +465,14 @@ class Tailer:
             self._fail(path, e)
             return None
         src = describe_file(Path(path))
-        stream = self.engine.stream(path, container=src.container, app_hint=src.app_hint, host=self.host)
+        stream = self.engine.stream(path, container=src.container, app_hint=src.app_hint, host=self.host,
+                                    file_time=st.st_mtime)
+        # A backlog (what was there before we came) is old: its untimed lines never take the read time.
+        stream.inherit_ts = offset < st.st_size
         framer = Framer(self.stats, self.engine.max_line, skipping=skip)
         tail = _Tail(path, fd, ident, stream, framer, offset, self.clock())
         tail.fp, tail.fp_len, tail.size = fp, fp_len, st.st_size
+        tail.backlog_end = st.st_size
         self._tails[ident] = tail
         return tail
 
@@ -605,6 +610,8 @@ class Tailer:
                 t.read_off += len(data)
                 t.last_data = now
                 self._consume(t, data)
+                if t.stream.inherit_ts and t.read_off >= t.backlog_end:
+                    t.stream.inherit_ts = False  # caught up: from here lines are read as they are written
                 if len(data) < want:
                     break
             t.size = max(size, t.read_off)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import UserError
-from ..parse.conversions import parse_ts
+from ..parse.timestamps import parse_ts
 
 __all__ = ["EventFilter"]
 
