@@ -88,9 +88,16 @@ def test_lines_that_look_alike_are_left_alone() -> None:
         "2025-09-14 16:29:50.337 | INFO     | open_webui.main:lifespan:541 - Installing",  # loguru, not compose
         '[GIN] 2024/12/11 - 09:58:58 | 500 |       29m59s |      172.18.0.5 | POST     "/api/chat"',
         "2024-05-20T08:15:22.123Z level=info msg=\"chat completion\"",  # not journald
-        "2.10.534.972 I slot print_timing: id  0 | task 103 | n_decoded = 1546",
+        "2.10.534.972 slot print_timing: id  0 | task 103",  # a stamp-like number, no level letter
     ]:
         assert unwrap(line) is None, line
+
+
+def test_llama_cpp_logger_prefix_is_peeled_with_its_level() -> None:
+    """common/log.cpp since 2025: `[PID] ` optional, then `M.SS.mmm.uuu` since start and a level letter."""
+    env = unwrap("2.10.534.972 W slot print_timing: id  0 | task 103 | n_decoded = 1546")
+    assert env is not None and env.kind == "llama-log" and env.level == "warn" and env.ts is None
+    assert env.text == "slot print_timing: id  0 | task 103 | n_decoded = 1546" and env.app_hint == "llamacpp"
 
 
 def test_viewer_time_prefix_only_before_a_line_with_its_own_time() -> None:

@@ -119,3 +119,25 @@ def event_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "logmetrics event"
     return schema
+
+
+def token_phases(e: dict[str, Any]) -> list[tuple[str, int | None, float | None]]:
+    """(phase, tokens to count, rate) of an inference event, for the summary and the metrics alike.
+
+    A phase's rate is its tokens over its time when the event has both (a llama.cpp timing block
+    carries the prompt's and the completion's together, and its `tokens_per_s` is the completion's);
+    otherwise `tokens_per_s`, in the prompt phase when the event only has prompt keys. Tokens are
+    counted unless the event is a progress report (a count so far with a rate, no phase time), so a
+    request reported while it runs is not counted once per report.
+    """
+    pt, pms = e.get("prompt_tokens"), e.get("prompt_ms")
+    ct, ems = e.get("completion_tokens"), e.get("eval_ms")
+    tps = e.get("tokens_per_s")
+    out: list[tuple[str, int | None, float | None]] = []
+    if pt is not None or pms is not None:
+        rate = pt * 1000.0 / pms if pt and pms else (tps if ct is None and ems is None else None)
+        out.append(("prompt", pt if pms is not None or tps is None else None, rate))
+    if ct is not None or ems is not None or (tps is not None and not out):
+        rate = ct * 1000.0 / ems if ct and ems else tps
+        out.append(("completion", ct if ems is not None or tps is None else None, rate))
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["Stats"]
 
 _COUNTERS = ("unrecognized", "malformed", "dropped", "rotations", "output_errors", "redactions", "read_errors",
-             "budget_exceeded")
+             "budget_exceeded", "file_lines", "file_unrecognized")
 
 
 @dataclass
@@ -30,6 +30,10 @@ class Stats:
     redactions: Counter[str] = field(default_factory=Counter)  # by rule
     read_errors: Counter[str] = field(default_factory=Counter)  # by errno name (live tailer)
     budget_exceeded: Counter[str] = field(default_factory=Counter)  # by user rule: over its time budget
+    # By file: lines read, and those no pattern explained (the same as `unrecognized`, by file). The
+    # replay summary names the files mostly unrecognised; `logmetrics detect` counts the same way.
+    file_lines: Counter[str] = field(default_factory=Counter)
+    file_unrecognized: Counter[str] = field(default_factory=Counter)
     files_watched: int = 0  # gauge (live tailer)
     read_lag_bytes: int = 0  # gauge (live tailer)
 

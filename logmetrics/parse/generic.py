@@ -20,7 +20,7 @@ from typing import Any
 from .compile import normalise_level
 from .timestamps import format_ts, stamp_at
 
-__all__ = ["HEADER", "epoch_in", "errorish", "level_in", "read_line"]
+__all__ = ["HEADER", "epoch_in", "errorish", "header_ts", "level_in", "read_line"]
 
 HEADER = 100  # characters of a line searched for its stamp and level
 # Where a timestamp may start: the line's start, or a token's (after a space, bracket, bar, comma).
@@ -53,19 +53,19 @@ def level_in(text: str) -> str | None:
     return None if lm is None else normalise_level(next(g for g in lm.groups() if g is not None))
 
 
-def read_line(text: str, now: Callable[[], float] | None = None) -> dict[str, Any]:
-    """A `log` event for a line no pattern explains (level None when the line states none)."""
-    head = text[:HEADER]
-    ts = None
+def header_ts(text: str, now: Callable[[], float] | None = None) -> str | None:
+    """The first timestamp at a token's start in the line's header, else an epoch `timestamp` key."""
     t_now = now() if now is not None else None
-    for m in _STAMP_AT.finditer(head):
+    for m in _STAMP_AT.finditer(text, 0, HEADER):
         st = stamp_at(text, m.start(), t_now)
         if st is not None:
-            ts = st.ts
-            break
-    if ts is None and "timestamp" in text:
-        ts = epoch_in(text)
-    return {"ts": ts, "app": "unknown", "kind": "log", "level": level_in(text), "msg": text}
+            return st.ts
+    return epoch_in(text) if "timestamp" in text else None
+
+
+def read_line(text: str, now: Callable[[], float] | None = None) -> dict[str, Any]:
+    """A `log` event for a line no pattern explains (level None when the line states none)."""
+    return {"ts": header_ts(text, now), "app": "unknown", "kind": "log", "level": level_in(text), "msg": text}
 
 
 def epoch_in(text: str) -> str | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .compile import CompiledPattern
 from .envelopes import Envelope, merge, peel, strip_ansi, unwrap
-from .generic import epoch_in, level_in
+from .generic import epoch_in, header_ts, level_in
 from .timestamps import format_ts
 
 if TYPE_CHECKING:
@@ -194,6 +194,18 @@ class Stream:
                 out += ready
                 ready.clear()
         stats.lines += n
+        stats.file_lines[self.file] += n
+        return out
+
+    def settle(self) -> list[Event]:
+        """Caught up with a backlog: untimed lines still waiting at the file's start take the file's time
+        now (what follows is read live), instead of waiting for an idle flush."""
+        self.inherit_ts = False
+        if not self._ahead:
+            return []
+        self._release(*self._file_time())
+        out = self._ready[:]
+        self._ready.clear()
         return out
 
     def flush(self) -> list[Event]:
@@ -334,6 +346,9 @@ class Stream:
             ev = eng.fallback(text)
             app = ev["app"] = self._app_for(env)
             eng.stats.unrecognized[app] += 1
+            eng.stats.file_unrecognized[self.file] += 1
+        if cp is not None and cp.generic and ev["ts"] is None:  # a shape without a time: the header's
+            ev["ts"] = header_ts(text, eng.now)
         if ev["level"] is None:  # a level the line states wins; then its format's, its envelope's
             if cp is not None and cp.generic:  # a JSON/logfmt line without a level key: its header's
                 ev["level"] = level_in(text)

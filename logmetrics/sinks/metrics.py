@@ -35,6 +35,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
+from ..core.events import token_phases
 from ..core.memo import Memo
 from ..core.stats import Stats
 from .buckets import DEFAULT_BUCKETS
@@ -368,25 +369,18 @@ class MetricsSink(Collector):
         h[-1] += scaled
 
     def _inference(self, e: Event, app: str) -> None:
-        """Tokens per phase; the rate goes to the phase the line reports (prompt if it has prompt keys)."""
+        """Tokens and rates per phase, as `token_phases` assigns them."""
         labels = self._tok_labels
-        pt = e.get("prompt_tokens")
-        ct = e.get("completion_tokens")
-        for phase, n in (("prompt", pt), ("completion", ct)):
+        for phase, n, rate in token_phases(e):
+            k = labels.cache[(app, phase)]
             if n is not None:
-                raw = (app, phase)
-                k = labels.cache[raw]
                 t = self._tokens.get(k)
                 if t is None:
                     t = self._tokens[k] = [0, 0]
                 t[0] += n
                 t[1] += 1
-        tps = e.get("tokens_per_s")
-        if tps is not None:
-            phase = "prompt" if pt is not None or "prompt_ms" in e else "completion"
-            raw = (app, phase)
-            k = labels.cache[raw]
-            self._hist(self._tps, k, TOKENS_PER_SECOND, tps, round(tps * _SCALE[TOKENS_PER_SECOND]))
+            if rate is not None:
+                self._hist(self._tps, k, TOKENS_PER_SECOND, rate, round(rate * _SCALE[TOKENS_PER_SECOND]))
 
     # -- merge --------------------------------------------------------------------------------
 

@@ -260,6 +260,13 @@ def render_table(data: dict[str, Any], *, width: int = WIDTH, color: bool = Fals
     if malformed:
         items.append(Text("  lines cut or undecodable: " + ", ".join(f"{k} {_n(v)}" for k, v in
                                                                       malformed.items())))
+    poor = data.get("poorly_recognized_files") or []
+    if poor:
+        items.append(Text(""))
+        items.append(Text("poorly recognised files (`logmetrics detect FILE` shows what was found)", style="bold"))
+        for f in poor:
+            items.append(Text(f"  {f['file']}: {_pct(f['lines_unrecognized'], f['lines'])} unrecognised "
+                              f"({_n(f['lines_unrecognized'])} of {_n(f['lines'])} lines)", overflow="fold"))
     for app in sorted(apps, key=lambda a: (-a["events"], a["app"])):
         items.extend(_app_section(app))
     console.print(Group(*items))

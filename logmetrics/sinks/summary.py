@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..core.events import KINDS, LEVELS
+from ..core.events import KINDS, LEVELS, token_phases
 from ..core.stats import Stats
 from .buckets import DEFAULT_BUCKETS
 from .normalise import normalise_message, normalise_path
@@ -35,6 +35,10 @@ ERROR_LIMIT = 10_000  # distinct normalised error messages kept per app; the res
 ROUTE_LIMIT = 10_000  # distinct (method, path) kept per app
 OTHER_MESSAGES = "(other messages)"
 OTHER_ROUTE = ("other", "other")
+# A file is named as poorly recognised when at least this share of at least this many of its lines
+# was explained by no pattern (`logmetrics detect FILE` then says what it found in it).
+POOR_SHARE = 0.2
+POOR_MIN_LINES = 20
 
 def quantile(sorted_values: array[float] | list[float], q: float) -> float:
     """Exact quantile, linear between the two nearest ranks (numpy's default)."""
@@ -217,16 +221,11 @@ class Summary:
                         vs = a.loads[model] = array("d")
                     vs.append(dur)
             elif kind == "inference":
-                pt = e.get("prompt_tokens")
-                if pt is not None:
-                    a.tokens["prompt"] += pt
-                ct = e.get("completion_tokens")
-                if ct is not None:
-                    a.tokens["completion"] += ct
-                tps = e.get("tokens_per_s")
-                if tps is not None:
-                    phase = "prompt" if pt is not None or "prompt_ms" in e else "completion"
-                    a.tps[phase].append(tps)
+                for phase, n, rate in token_phases(e):
+                    if n is not None:
+                        a.tokens[phase] += n
+                    if rate is not None:
+                        a.tps[phase].append(rate)
 
     def merge(self, other: Summary) -> None:
         """Add the summary of the input that follows this one (Stats too, unless it is the same object)."""
@@ -258,7 +257,20 @@ class Summary:
             "first_ts": min(firsts) if firsts else None,
             "last_ts": max(lasts) if lasts else None,
             "apps": apps,
+            "poorly_recognized_files": self._poor_files(),
         }
+
+    def _poor_files(self) -> list[dict[str, Any]]:
+        """Files with at least POOR_SHARE of at least POOR_MIN_LINES lines unrecognised, worst first
+        (counted over every line read, before --app/--since/--until, like `lines_read`)."""
+        st = self.stats
+        out = []
+        for file, lines in st.file_lines.items():
+            bad = min(st.file_unrecognized.get(file, 0), lines)
+            if lines >= POOR_MIN_LINES and bad >= POOR_SHARE * lines:
+                out.append((-bad / lines, file, lines, bad))
+        return [{"file": file, "lines": lines, "lines_unrecognized": bad, "recognized_ratio": _r(1 - bad / lines)}
+                for _, file, lines, bad in sorted(out)]
 
     def _app_dict(self, a: AppSummary, top: int) -> dict[str, Any]:
         kinds = dict.fromkeys(KINDS, 0)

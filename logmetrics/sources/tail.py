@@ -611,7 +611,11 @@ class Tailer:
                 t.last_data = now
                 self._consume(t, data)
                 if t.stream.inherit_ts and t.read_off >= t.backlog_end:
-                    t.stream.inherit_ts = False  # caught up: from here lines are read as they are written
+                    # Caught up: from here lines are read as they are written; held untimed ones go now.
+                    settled = t.stream.settle()
+                    if settled:
+                        off, skip = (t.committed, t.committed_skip) if t.stream.holding else t.line_off
+                        self._emit(t, settled, off, skip)
                 if len(data) < want:
                     break
             t.size = max(size, t.read_off)
