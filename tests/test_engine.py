@@ -245,3 +245,12 @@ def test_required_groups_of_the_builtin_patterns_are_set_on_their_samples() -> N
                 m = cp.search(r.sample.line)
                 if m is not None:
                     assert all(m.group(g) is not None for g in required_groups(cp.regex)), (cp.name, r.sample.line)
+
+
+def test_identical_lines_at_one_time_are_told_apart_by_repeat() -> None:
+    """Loki keeps one of several identical entries of a stream: the n-th repeat says `repeat: n`."""
+    gin = '[GIN] 2024/12/11 - 09:58:58 | 500 |       29m59s |      172.18.0.5 | POST     "/api/chat"'
+    other = gin.replace("09:58:58", "09:58:59")
+    evs = parse_lines([gin, gin, "untimed", gin, "untimed", other, other], engine=Engine(inherit_ts=True))
+    assert [e.get("repeat") for e in evs] == [None, 1, None, 2, 1, None, 1]
+    assert evs[4]["ts_source"] == "previous"

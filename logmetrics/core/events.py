@@ -36,6 +36,9 @@ class _EventBase(BaseModel):
     error: str | None = None
     line: str = Field(description="the application's own line, envelope and ANSI codes removed")
     file: str = Field(description="the file it came from")
+    repeat: int | None = Field(None, ge=1, description="the n-th repeat of an identical line at the same time in "
+                               "the same file (absent on the first): stores that keep one of identical entries, "
+                               "such as Loki, keep every one")
 
 
 class RequestEvent(_EventBase):

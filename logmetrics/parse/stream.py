@@ -27,10 +27,12 @@ from .timestamps import format_ts
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["State", "Stream"]
+__all__ = ["Repeats", "State", "Stream"]
 
 Event = dict[str, Any]
-State = tuple[str | None, str | None, float | None]  # sticky app, last own time, last model load time
+# Sticky app, last own time, last model load time, and the lines already seen at the last event time.
+State = tuple[str | None, str | None, float | None, "Repeats"]
+Repeats = tuple[str | None, tuple[tuple[str, int], ...]]
 UNKNOWN = "unknown"
 
 _BARE_STARTS = ("time=", "level=", "[GIN] ", "[GIN-debug]")  # slog, logfmt and GIN lines: no envelope starts so
@@ -49,6 +51,7 @@ _PEM_MAX_LINES = 100  # a 4096-bit RSA key is ~50 lines; an unclosed block holds
 _PEM_OPEN = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
 _LOOKAHEAD = 1000  # untimed lines held at a file's start, waiting for a timed one
 _TIMING_KEYS = ("prompt_tokens", "prompt_ms", "completion_tokens", "eval_ms")
+_REPEATS_MAX = 1000  # distinct lines remembered at one time (a burst of more may repeat unmarked)
 
 
 def _pem_opens(text: str) -> bool:
@@ -61,8 +64,8 @@ class Stream:
     """One input stream (a file): its sticky app, held lines and records, and its time."""
 
     __slots__ = ("_ahead", "_block", "_block_env", "_block_lines", "_engine", "_last_load", "_last_ts", "_located",
-                 "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_ready", "_sticky", "container", "file",
-                 "file_time", "host", "inherit_ts")
+                 "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_ready", "_rep", "_rep_ts", "_sticky",
+                 "container", "file", "file_time", "host", "inherit_ts")
 
     def __init__(self, engine: Engine, file: str, container: str | None, app_hint: str | None,
                  host: str | None = None, file_time: float | None = None) -> None:
@@ -87,6 +90,8 @@ class Stream:
         self._ready: list[Event] = []  # events completed by the line just parsed, before its own
         self._last_ts: str | None = None  # the last time a line of this stream carried
         self._located = bool(container or host)  # anything to add to events besides line and file
+        self._rep_ts: str | None = None  # the time of the last event out, and how often each line had it
+        self._rep: dict[str, int] = {}
 
     @property
     def app(self) -> str:
@@ -98,12 +103,15 @@ class Stream:
         """True while lines wait for their record's end or a time (positions must not pass them)."""
         return bool(self._part or self._ml or self._block is not None or self._ahead)
 
-    def state(self) -> tuple[str | None, str | None, float | None, bool]:
-        """What the next line's event depends on: sticky app, last own time, last model load, something held."""
-        return self._sticky, self._last_ts, self._last_load, self.holding
+    def state(self) -> tuple[str | None, str | None, float | None, Repeats, bool]:
+        """What the next line's event depends on: sticky app, last own time, last model load, the lines
+        seen at the last time, something held."""
+        return self._sticky, self._last_ts, self._last_load, (self._rep_ts, tuple(self._rep.items())), self.holding
 
-    def restore(self, sticky: str | None, last_ts: str | None, last_load: float | None) -> None:
+    def restore(self, sticky: str | None, last_ts: str | None, last_load: float | None,
+                repeats: Repeats = (None, ())) -> None:
         """Continue as if the lines before had just been read (parallel replay seams); drops held lines."""
+        self._rep_ts, self._rep = repeats[0], dict(repeats[1])
         self._sticky = sticky
         self._order = self._engine.order_for(sticky)
         self._last_ts = last_ts
@@ -195,7 +203,31 @@ class Stream:
                 ready.clear()
         stats.lines += n
         stats.file_lines[self.file] += n
+        if out:
+            self._mark_repeats(out)
         return out
+
+    def _mark_repeats(self, events: list[Event]) -> None:
+        """`repeat: n` on the n-th event identical to an earlier one at the same time (the same line
+        printed twice in a second, untimed lines that inherit one time): stores that keep one of
+        identical entries (Loki) keep them all."""
+        rep = self._rep
+        for ev in events:
+            ts = ev["ts"]
+            line = ev["line"]
+            if ts != self._rep_ts:
+                self._rep_ts = ts
+                rep.clear()
+                rep[line] = 0
+                continue
+            n = rep.get(line)
+            if n is None:
+                if len(rep) >= _REPEATS_MAX:
+                    rep.clear()
+                rep[line] = 0
+            else:
+                rep[line] = n + 1
+                ev["repeat"] = n + 1
 
     def settle(self) -> list[Event]:
         """Caught up with a backlog: untimed lines still waiting at the file's start take the file's time
@@ -206,6 +238,7 @@ class Stream:
         self._release(*self._file_time())
         out = self._ready[:]
         self._ready.clear()
+        self._mark_repeats(out)
         return out
 
     def flush(self) -> list[Event]:
@@ -230,6 +263,8 @@ class Stream:
             self._ready += held
         out = self._ready[:]
         self._ready.clear()
+        if out:
+            self._mark_repeats(out)
         return out
 
     # -- multiline records ---------------------------------------------------------------------------
