@@ -18,7 +18,8 @@ From Python::
     >>> isinstance(validate_event(ev), RequestEvent)
     True
 
-``replay("samples/")`` yields every event of a folder of logs, in order.
+``replay("samples/")`` yields every event of a folder of logs, in order; ``detect("samples/")`` says,
+per file, what was recognised in it (app, envelopes, formats, the lines nothing explained).
 Names are imported on first use, so ``logmetrics --help`` pays for none of them.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "parse_line": "api", "parse_lines": "api", "replay": "api",
+    "parse_line": "api", "parse_lines": "api", "replay": "api", "detect": "api", "Detection": "offline.detect",
     "Engine": "parse.engine", "Stream": "parse.engine",
     "Pipeline": "pipeline", "Sink": "pipeline",
     "Settings": "config", "load_settings": "config",

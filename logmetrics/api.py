@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .config import Settings
+from .offline.detect import DEFAULT_LINES, Detection, detect_paths
 from .offline.sequential import file_events
 from .parse.engine import Engine
 from .pipeline import Event, Pipeline
@@ -18,7 +19,7 @@ from .sources.files import resolve_paths
 from .sources.framing import Framer
 from .transforms.redact import Redactor
 
-__all__ = ["parse_line", "parse_lines", "replay"]
+__all__ = ["detect", "parse_line", "parse_lines", "replay"]
 
 
 class _Collect:
@@ -58,3 +59,7 @@ def replay(*paths: str | Path, redact: bool = True, settings: Settings | None = 
             yield from (redactor(batch) if redactor is not None else batch)
 
 
+def detect(*paths: str | Path, lines: int = DEFAULT_LINES, settings: Settings | None = None) -> list[Detection]:
+    """What `logmetrics detect` finds in each file of these files, folders and globs (its first `lines`
+    lines): app, envelope chain, formats, share of lines recognised, redacted unrecognised examples."""
+    return detect_paths(paths, max_lines=lines, settings=settings)

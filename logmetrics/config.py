@@ -1,24 +1,33 @@
 """Settings: defaults < `--config FILE` (TOML) < `LOGMETRICS_*` environment < command-line flags.
 
-Typer reads flags and their environment variables; what neither gave comes from
-the config file, then the defaults below. Unknown keys are errors that name the
-key: a misspelt setting silently ignored is a setting that does not work.
+Typer reads flags and their environment variables; every other key is read here
+from `LOGMETRICS_<KEY>` (`LOGMETRICS_LABEL_LIMIT=50`), then the config file, then
+the defaults below. In a variable, numbers and words are written as in a flag,
+lists are separated by commas or spaces (`paths` by spaces, `parsers` by `:`, as
+their flags' variables are) or written as a TOML array, and tables as a TOML inline
+table (`LOGMETRICS_BUCKETS='{ logmetrics_tokens_per_second = [1, 10, 100] }'`).
+Unknown keys are errors that name the key, and a bad value names its variable:
+a misspelt setting silently ignored is a setting that does not work.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core.errors import UserError
 from .sinks.buckets import DEFAULT_BUCKETS
 
-__all__ = ["DEFAULT_BUCKETS", "ConfigError", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BUCKETS", "ENV_PREFIX", "ConfigError", "Settings", "env_var", "load_settings"]
 
+ENV_PREFIX = "LOGMETRICS_"
 
 
 class ConfigError(UserError):
@@ -97,16 +106,52 @@ class Settings(BaseModel):
         return {**DEFAULT_BUCKETS, **v}
 
 
-def _explain(e: ValidationError, where: str) -> str:
+def env_var(key: str) -> str:
+    """The environment variable of a settings key: `label_limit` → `LOGMETRICS_LABEL_LIMIT`."""
+    return ENV_PREFIX + key.upper()
+
+
+# How a list setting's variable is split, like the flag's own variable (click: paths by spaces, folders by ':').
+_SPLIT = {"paths": re.compile(r"\s+"), "parsers": re.compile(re.escape(os.pathsep))}
+_LIST_SPLIT = re.compile(r"[,\s]+")
+
+
+def _env_value(key: str, var: str, raw: str) -> Any:
+    """A variable's text as the value of `key` (the model validates and converts it after)."""
+    origin = get_origin(Settings.model_fields[key].annotation)
+    if origin not in (list, dict) or (origin is list and not raw.lstrip().startswith("[")):
+        if origin is list:
+            return [x for x in _SPLIT.get(key, _LIST_SPLIT).split(raw.strip()) if x]
+        return raw
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError as e:
+        shape = "a TOML array" if origin is list else "a TOML inline table, e.g. '{ name = ... }'"
+        raise ConfigError(f"environment variable {var}={raw!r}: not {shape} ({e})") from None
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, str, Any]]:
+    """Every settings key given as `LOGMETRICS_<KEY>`: key → (variable, its text, value)."""
+    return {key: (var, environ[var], _env_value(key, var, environ[var]))
+            for key in Settings.model_fields if (var := env_var(key)) in environ}
+
+
+def _explain(e: ValidationError, where: str, env: Mapping[str, tuple[str, str, Any]] | None = None) -> str:
     err = e.errors()[0]
     key = ".".join(str(x) for x in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key {key!r}"
-    return f"{where}: key {key!r}: {str(err['msg']).removeprefix('Value error, ')}"
+    if env and err["loc"] and err["loc"][0] in env:
+        var, raw, _value = env[str(err["loc"][0])]
+        return f"environment variable {var}={raw!r}: {msg}"
+    return f"{where}: key {key!r}: {msg}"
 
 
-def load_settings(config: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Merge the config file with flags/env (`overrides`, None meaning 'not given')."""
+def load_settings(config: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge the config file, the `LOGMETRICS_<KEY>` variables (`environ`, default the process's)
+    and flags (`overrides`, None meaning 'not given')."""
     data: dict[str, Any] = {}
     where = "settings"
     if config:
@@ -121,10 +166,12 @@ def load_settings(config: str | Path | None = None, overrides: dict[str, Any] | 
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
         data = {k.replace("-", "_"): v for k, v in data.items()}
-    for k, v in (overrides or {}).items():
-        if v is not None and v != [] and v != ():
-            data[k] = list(v) if isinstance(v, tuple) else v
+    given = {k: list(v) if isinstance(v, tuple) else v for k, v in (overrides or {}).items()
+             if v is not None and v != [] and v != ()}
+    env = {k: found for k, found in _from_env(os.environ if environ is None else environ).items() if k not in given}
+    data.update({k: value for k, (_var, _raw, value) in env.items()})
+    data.update(given)
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_explain(e, where)) from None
+        raise ConfigError(_explain(e, where, env)) from None

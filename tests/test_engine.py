@@ -196,12 +196,17 @@ def test_first_character_analysis_never_rules_out_a_match(regex: str, text: str)
 
 def _full_order_events(lines: list[str]) -> list[dict[str, object]]:
     """The same engine with the dispatch switched off: every line tries every pattern."""
+    from logmetrics.parse.compile import Matcher
     from logmetrics.parse.engine import _Order
 
     engine = Engine(now=lambda: 1_700_000_000.0)
     for app in (None, *engine.apps):
-        order = engine.order_for(app)
-        engine._orders[app] = _Order({"": order[""]})  # no first characters: each gets the full matcher
+        full = engine.order_for(app)[""]
+
+        def every(_cps: tuple[object, ...], full: Matcher = full) -> Matcher:
+            return full  # each first character gets the full matcher
+
+        engine._orders[app] = _Order((), every)
     return engine.parse_lines(lines)
 
 
@@ -254,3 +259,9 @@ def test_identical_lines_at_one_time_are_told_apart_by_repeat() -> None:
     evs = parse_lines([gin, gin, "untimed", gin, "untimed", other, other], engine=Engine(inherit_ts=True))
     assert [e.get("repeat") for e in evs] == [None, 1, None, 2, 1, None, 1]
     assert evs[4]["ts_source"] == "previous"
+
+
+def test_lines_of_one_opening_character_are_events() -> None:
+    """Regression: a line that is only `[` (or `{`, `<`, a digit) must not fail the envelope probe."""
+    evs = parse_lines(["[", "{", "<", "9", "p", "[p", "|"])
+    assert [e["line"] for e in evs] == ["[", "{", "<", "9", "p", "[p", "|"]

@@ -8,8 +8,11 @@ from pathlib import Path
 
 
 def demo_command(directory: Path, *, rate: float) -> None:
+    from ..core.errors import UserError
     from ..demo import run_demo
 
+    if not rate > 0:  # also NaN
+        raise UserError(f"--rate {rate}: must be more than 0 lines per second")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -1,7 +1,9 @@
 """`logmetrics replay`: read a pile of logs once and report on it in the chosen format.
 
 stdout carries the result and nothing else (the progress bar goes to stderr, and
-only on a terminal), so `replay ... --format prom > file` is always clean.
+only on a terminal), so `replay ... --format prom > file` is always clean. What a
+folder walk or glob passed over is part of the result (table and json), not stderr.
+`-` reads standard input (then everything is read in this process).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 
 import orjson
 
+from ..core.errors import UserError
 from ..offline.formats import aggregate_for, write_report
 from ..offline.parallel import chain
 from ..offline.sequential import replay_files
+from ..parse.engine import UNKNOWN
 from ..pipeline import Sink
 from ..sinks.jsonlines import JsonLines
 from ..sources.files import is_gzip, resolve_paths
@@ -86,8 +90,13 @@ def replay_command(
     keep_heap()
     # Old files: a line without its own time takes its predecessor's, not today's date.
     settings, engine = settings_and_engine(parsers, config, inherit_ts=True)
+    if only_app is not None:
+        known = sorted({d.app for d in engine.definitions if not d.fallback} | {UNKNOWN})
+        if only_app not in known:
+            raise UserError(f"--app {only_app!r}: no such app (known: {', '.join(known)})")
     found = resolve_paths(paths, follow_symlinks=settings.follow_symlinks)
     files = [Path(f) for f in found.files]
+    stdin = "-" in found.files  # read once, in this process
     flt = EventFilter.build(only_app, since, until)
     out = sys.stdout.buffer
     emit_f = open(emit, "wb") if emit is not None else None  # noqa: SIM115 - closed below
@@ -96,7 +105,8 @@ def replay_command(
     problems: list[str] = []
     try:
         with _progress(files, progress) as on_bytes:
-            if workers > 1 and sum(p.stat().st_size for p in files) >= settings.replay_parallel_min_bytes:
+            if (workers > 1 and not stdin
+                    and sum(p.stat().st_size for p in files) >= settings.replay_parallel_min_bytes):
                 from ..offline.parallel import plan_units, run_parallel
 
                 units = plan_units(files, workers, settings.replay_split_bytes)
@@ -110,20 +120,9 @@ def replay_command(
     finally:
         if emit_f is not None:
             emit_f.close()
-    write_report(fmt, aggregate, out)
+    write_report(fmt, aggregate, out, skipped=found.skipped)
     out.flush()
     for problem in problems:  # the output covers what could be read; the exit status says it is not all
         print(f"logmetrics: warning: {problem}", file=sys.stderr)
     if problems:
         raise SystemExit(1)
-
-
-def report_skipped(skipped: list[tuple[str, str]], limit: int = 5) -> None:
-    """One stderr line per reason: what a folder walk or glob passed over (names first, then how many more)."""
-    by_why: dict[str, list[str]] = {}
-    for path, why in skipped:
-        by_why.setdefault(why.split(" (")[0] if why.startswith("symlink") else why, []).append(path)
-    for why, names in by_why.items():
-        more = f" and {len(names) - limit} more" if len(names) > limit else ""
-        print(f"logmetrics: skipped {len(names)} file{'s' if len(names) != 1 else ''} ({why}): "
-              f"{', '.join(names[:limit])}{more}", file=sys.stderr)

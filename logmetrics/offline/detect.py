@@ -12,7 +12,6 @@ through the configured redaction before anyone sees them, then are cut.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -32,9 +31,8 @@ from .sequential import damage
 
 if TYPE_CHECKING:
     from ..parse.compile import CompiledPattern
-    from ..parse.definitions import Definition
 
-__all__ = ["DEFAULT_LINES", "EXAMPLE_CHARS", "EXAMPLES", "SCHEMA_VERSION", "Detection", "FormatCount", "detect_file",
+__all__ = ["DEFAULT_LINES", "EXAMPLES", "EXAMPLE_CHARS", "SCHEMA_VERSION", "Detection", "FormatCount", "detect_file",
            "detect_paths", "to_dict"]
 
 SCHEMA_VERSION = 1
@@ -69,7 +67,7 @@ class Detection:
     lines_read: int
     complete: bool  # False: the file has more lines than were read
     lines_unrecognized: int
-    examples: tuple[str, ...]  # up to EXAMPLES unrecognised lines, redacted, cut to EXAMPLE_CHARS
+    examples: tuple[str, ...]  # the first EXAMPLES distinct non-blank unrecognised single lines, redacted, cut
     problem: str | None = None  # why the file could not be read to its end (or at all)
 
     @property
@@ -116,7 +114,7 @@ class _Watched(Stream):
     """A stream that notes, per record, the envelopes it came in and the pattern that explained it
     (None: the fallback). It parses exactly as a Stream: it only looks at what `_event` decided."""
 
-    __slots__ = ("chains", "examples", "formats")
+    __slots__ = ("_in_record", "chains", "examples", "formats")
 
     def __init__(self, engine: Engine, file: str, container: str | None, app_hint: str | None,
                  file_time: float | None) -> None:
@@ -124,13 +122,28 @@ class _Watched(Stream):
         self.chains: Counter[tuple[str, ...]] = Counter()
         self.formats: Counter[tuple[str, str]] = Counter()
         self.examples: list[str] = []
+        self._in_record = False
 
-    def _event(self, text: str, env: Envelope | None
+    def _ml_flush(self) -> None:
+        # A traceback, panic or private key: its first line counts like any, but is never an example
+        # (the record is one event, and a key's first line alone may not be redactable).
+        self._in_record = True
+        try:
+            super()._ml_flush()
+        finally:
+            self._in_record = False
+
+    def _parse(self, text: str, env: Envelope | None) -> dict[str, Any] | None:
+        return self._general(text, env)  # every line through `_event` (the stream's fast path skips it)
+
+    def _event(self, text: str, env: Envelope | None,
+               matched: tuple[dict[str, Any] | None, CompiledPattern | None] | None = None
                ) -> tuple[dict[str, Any], CompiledPattern | None, Envelope | None, str]:
-        ev, cp, env, inner = super()._event(text, env)
+        ev, cp, env, inner = super()._event(text, env, matched)
         self.chains[(env.chain or (env.kind,)) if env is not None else ()] += 1
         if cp is None:
-            if len(self.examples) < EXAMPLES:
+            if (len(self.examples) < EXAMPLES and not self._in_record and inner.strip()
+                    and inner not in self.examples):
                 self.examples.append(inner)
         else:
             self.formats[(cp.app, cp.name)] += 1
@@ -168,9 +181,7 @@ def detect_file(engine: Engine, path: Path, *, max_lines: int = DEFAULT_LINES,
                 stream.feed(batch)
                 left -= len(batch)
     except (OSError, EOFError, zlib.error) as e:
-        problem = damage(e) if isinstance(e, EOFError | zlib.error | gzip.BadGzipFile) or stats.file_lines[file] \
-            else f"cannot read: {e.strerror or e}"
-        complete = False
+        problem, complete = damage(e), False
     stream.flush()
     chains = sorted(stream.chains.items(), key=lambda kv: (-kv[1], kv[0]))
     formats = sorted(stream.formats.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -183,17 +194,18 @@ def detect_file(engine: Engine, path: Path, *, max_lines: int = DEFAULT_LINES,
         lines_read=stats.file_lines[file] - lines0,
         complete=complete,
         lines_unrecognized=stats.file_unrecognized[file] - bad0,
-        examples=tuple(_example(x, redactor) for x in stream.examples),
+        examples=tuple(dict.fromkeys(_example(x, redactor) for x in stream.examples)),
         problem=problem,
     )
 
 
 def detect_paths(paths: Sequence[str | Path], *, max_lines: int = DEFAULT_LINES, settings: Settings | None = None,
-                 definitions: list[Definition] | None = None) -> list[Detection]:
+                 engine: Engine | None = None) -> list[Detection]:
     """`detect_file` for every file of these files, folders (recursive) and globs, found as `replay` finds
-    them (a path that names nothing readable raises SourceError); redaction as `settings` say."""
+    them (a path that names nothing readable raises SourceError); redaction as `settings` say. `engine`:
+    one with your definitions (default: the built-in ones, as `replay` reads)."""
     settings = settings or Settings()
     found = resolve_paths([str(p) for p in paths], follow_symlinks=settings.follow_symlinks)
-    engine = Engine(definitions, max_line=settings.max_line_bytes, inherit_ts=True)
+    engine = engine or Engine(max_line=settings.max_line_bytes, inherit_ts=True)
     redactor = redactor_for(settings, Stats())
     return [detect_file(engine, Path(f), max_lines=max_lines, redactor=redactor) for f in found.files]

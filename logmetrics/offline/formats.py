@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 import orjson
@@ -36,10 +37,15 @@ def aggregate_for(fmt: str, settings: Settings, stats: Stats) -> Any:
     return None
 
 
-def write_report(fmt: str, aggregate: Any, out: BinaryIO) -> None:
-    """The result after every event went through: the summary (table/json) or the exposition (prom)."""
+def write_report(fmt: str, aggregate: Any, out: BinaryIO, skipped: Sequence[tuple[str, str]] = ()) -> None:
+    """The result after every event went through: the summary (table/json) or the exposition (prom).
+
+    `skipped`: (path, why) of the files a folder walk or glob passed over; the summary names them
+    (json: `skipped`, every one, by path; table: a line each, the first few).
+    """
     if fmt in ("table", "json"):
         data = aggregate.to_dict()
+        data["skipped"] = [{"path": path, "why": why} for path, why in sorted(skipped)]
         if fmt == "json":
             out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
         else:

@@ -160,7 +160,8 @@ class CompiledPattern:
     """A pattern flattened into what the hot loop touches: prefilter literals, a matcher, a builder."""
 
     __slots__ = ("anchored", "app", "block", "build", "declared_level", "embedded", "first", "generic", "json_body",
-                 "kind", "literals", "name", "raw_search", "regex", "search", "source", "sticky")
+                 "kind", "level_by_status", "literals", "name", "plain", "raw_search", "regex", "search", "source",
+                 "sticky")
 
     def __init__(self, app: str, p: Pattern, sticky: bool, now: Callable[[], float],
                  over_budget: Callable[[str], None] | None = None, *, embedded: bool = False) -> None:
@@ -189,12 +190,19 @@ class CompiledPattern:
                            else budgeted(rx, self.anchored, f"parser:{app}.{p.name}", over_budget))
             names = {i: n for n, i in rx.groupindex.items()}
             groups = [names.get(i) for i in range(1, rx.groups + 1)]
-        self.source, self.build = _Builder(app, p, groups, now).build()
+        self.generic = not sticky and not embedded  # a shape every program prints (JSON, logfmt): may wrap another's
+        # A request whose line cannot state a level: the builder gives it its status's (an envelope's
+        # level, which comes before that, replaces it: see parse/stream.py).
+        self.level_by_status = (p.kind == "request" and not self.generic and p.level is None
+                                and "level" not in groups and p.logfmt is None and p.json_body is None
+                                and "level" not in p.set)
+        self.source, self.build = _Builder(app, p, groups, now, self.level_by_status).build()
         self.declared_level = p.level  # the format's level for lines that state none (GIN-debug: debug)
         self.embedded = embedded  # an app's output inside another's: takes the stream's app
-        self.generic = not sticky and not embedded  # a shape every program prints (JSON, logfmt): may wrap another's
         self.json_body = p.json_body
         self.block = p.block
+        # An app's own line, not part of a block, not a JSON logger's wrapper: the stream's fast path.
+        self.plain = sticky and p.block is None and p.json_body is None
 
     def may_start(self, c: str) -> bool:
         """False only when this pattern cannot match a line starting with `c` (the engine skips it)."""
@@ -246,8 +254,10 @@ class _Builder:
     which conversion each group needs (a direct call for string groups, no wrapper).
     """
 
-    def __init__(self, app: str, p: Pattern, groups: list[str | None], now: Callable[[], float]) -> None:
+    def __init__(self, app: str, p: Pattern, groups: list[str | None], now: Callable[[], float],
+                 level_by_status: bool = False) -> None:
         self.app, self.p, self.now = app, p, now
+        self.level_by_status = level_by_status
         self.kind = p.kind
         self.body = p.logfmt if p.logfmt is not None else p.json_body  # the group holding key=value / JSON
         self.var = {g: f"g_{g}" for g in groups if g}
@@ -380,6 +390,8 @@ class _Builder:
         with self._unless_set("msg"):
             code.line(f"method = {method}")
             code.line(f"ev['msg'] = f\"{{method}} {{{path}}} {{st}}\" if method else str(st)")
+        if self.level_by_status:
+            code.line("ev['level'] = 'error' if st >= 500 else 'warn' if st >= 400 else 'info'")
 
     def _defaults(self) -> None:
         with self._unless_set("msg"):

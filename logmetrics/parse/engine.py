@@ -31,11 +31,22 @@ Event = dict[str, Any]
 UNKNOWN = "unknown"
 
 class _Order(dict[str, Matcher]):
-    """A matcher per ASCII first character; any other first character (and "") gets the one
-    that tries every pattern."""
+    """A matcher per ASCII first character, made the first time a line starts with it (a stream
+    sees a handful); any other first character (and "") gets the one that tries every pattern."""
+
+    __slots__ = ("_make", "_patterns")
+
+    def __init__(self, patterns: tuple[CompiledPattern, ...], make: Callable[[tuple[CompiledPattern, ...]], Matcher]
+                 ) -> None:
+        super().__init__()
+        self._patterns, self._make = patterns, make
 
     def __missing__(self, first: str) -> Matcher:
-        return self[""]
+        if len(first) == 1 and first < "\x80":
+            m = self[first] = self._make(tuple(cp for cp in self._patterns if cp.may_start(first)))
+        else:
+            m = self[first] = self[""] if first else self._make(self._patterns)
+        return m
 
 
 class Engine:
@@ -110,12 +121,7 @@ class Engine:
         if order is None:
             first = self._by_app.get(app or "", [])
             rest = [cp for a, cps in self._by_app.items() if a != app for cp in cps]
-            cps = (*first, *rest, *self._fallbacks)
-            # Every ASCII first character gets its own matcher; any other line (and "") tries them all.
-            order = _Order({"": self._matcher(cps)})
-            for c in map(chr, range(128)):
-                order[c] = self._matcher(tuple(cp for cp in cps if cp.may_start(c)))
-            self._orders[app] = order
+            order = self._orders[app] = _Order((*first, *rest, *self._fallbacks), self._matcher)
         return order
 
     def _matcher(self, cps: tuple[CompiledPattern, ...]) -> Matcher:

@@ -226,7 +226,7 @@ def _compose(line: str) -> Envelope | None:
 def _strict(text: str, now: Callable[[], float] | None) -> Envelope | None:
     """The envelope whose content proves it, if one starts `text`."""
     c0 = text[0]
-    if (c0.isdigit() or c0 == "[") and text[1:2] in "0123456789.":
+    if (c0 == "[" or (c0.isdigit() and ("." in text[1:7] or text[10:11] == " "))) and text[1:2] in "0123456789.":
         m = _LLAMA_LOG.match(text)
         if m is not None:
             ts = parse_ts(m.group("ts"), "iso") if m.group("ts") else None
@@ -237,12 +237,11 @@ def _strict(text: str, now: Callable[[], float] | None) -> Envelope | None:
     if c0 == "<":
         return _pri(text, now) if text[1:2].isdigit() else None
     if c0.isdigit():
-        if text[4:5] == "-" and " std" in text[:48]:  # CRI: `<time> stdout|stderr F|P …`
-            return _cri(text)
-        if text[10:11] == "T" and ": " in text[:200]:  # rsyslog's RFC 3339 header
-            env = _syslog(text, now)
-            if env is not None:
-                return env
+        if text[4:5] == "-":
+            if " std" in text[:48]:  # CRI: `<time> stdout|stderr F|P …`
+                return _cri(text)
+            if text[10:11] == "T":  # rsyslog's RFC 3339 header, or a line with its own ISO time (no envelope)
+                return _syslog(text, now) if ": " in text[:200] else None
         if "月 " in text[:4] or "월 " in text[:4]:
             return _syslog(text, now, kind="journald")
     elif c0 == "[":

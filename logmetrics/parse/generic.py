@@ -77,6 +77,14 @@ def epoch_in(text: str) -> str | None:
     return format_ts(int(digits) / (1000 if len(digits) == 13 else 1))
 
 
+# Words one of which every `_ERRORISH` match contains: most lines are ruled out by these scans alone.
+_ERROR_WORDS = ("rror", "RROR", "xception", "ail", "atal", "ATAL", "Traceback", "annot", "ould", "nable",
+                "egmentation", "abort", "panic")
+
+
 def errorish(msg: str) -> bool:
     """A message that reads like an error though its line states no level."""
-    return _ERRORISH.search(msg) is not None
+    for w in _ERROR_WORDS:
+        if w in msg:
+            return _ERRORISH.search(msg) is not None
+    return False

@@ -35,10 +35,14 @@ State = tuple[str | None, str | None, float | None, "Repeats"]
 Repeats = tuple[str | None, tuple[tuple[str, int], ...]]
 UNKNOWN = "unknown"
 
-_BARE_STARTS = ("time=", "level=", "[GIN] ", "[GIN-debug]")  # slog, logfmt and GIN lines: no envelope starts so
+_BARE_STARTS = ("time=", "level=")  # slog and logfmt: no envelope starts so
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_BRACKETED = frozenset("0123456789p")  # `[PID] ` (llama.cpp) and `[pod/` (kubectl): the only envelopes in brackets
 _TRACEBACK = "Traceback (most recent call last):"
-_ML_STARTS = (_TRACEBACK, "panic: ", "fatal error: ")
-_ML_FIRST = "Tpf"  # their first characters: most lines are ruled out without `startswith`
+# Go's runtime also opens a crash with the signal's name when it arrives in C code (cgo: llama.cpp, ggml):
+# `SIGSEGV: segmentation violation`, then `PC=… m=… sigcode=…`, `signal arrived during cgo execution`.
+_ML_STARTS = (_TRACEBACK, "panic: ", "fatal error: ", "SIGSEGV: ", "SIGBUS: ", "SIGABRT: ", "SIGILL: ", "SIGFPE: ")
+_ML_FIRST = "TpfS"  # their first characters: most lines are ruled out without `startswith`
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Timeout|Warning|Failure)\b|[A-Za-z_][\w.]*: ")
 # A frame `pkg.(*T).Method(0xc000, 0x1)`: name characters and `(*T)` receivers, then the arguments to the
 # line's end. Possessive, so a line of parentheses is rejected in one pass, not retried at each one.
@@ -64,7 +68,7 @@ class Stream:
     """One input stream (a file): its sticky app, held lines and records, and its time."""
 
     __slots__ = ("_ahead", "_block", "_block_env", "_block_lines", "_engine", "_last_load", "_last_ts", "_located",
-                 "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_ready", "_rep", "_rep_ts", "_sticky",
+                 "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_ready", "_rep", "_rep_first", "_rep_ts", "_sticky",
                  "container", "file", "file_time", "host", "inherit_ts")
 
     def __init__(self, engine: Engine, file: str, container: str | None, app_hint: str | None,
@@ -90,8 +94,11 @@ class Stream:
         self._ready: list[Event] = []  # events completed by the line just parsed, before its own
         self._last_ts: str | None = None  # the last time a line of this stream carried
         self._located = bool(container or host)  # anything to add to events besides line and file
-        self._rep_ts: str | None = None  # the time of the last event out, and how often each line had it
-        self._rep: dict[str, int] = {}
+        # The time of the last event out, the first line at it, and (once a second line has it) how
+        # often each line had it: most times carry one line, and those cost no dictionary.
+        self._rep_ts: str | None = None
+        self._rep_first: str | None = None
+        self._rep: dict[str, int] | None = None
 
     @property
     def app(self) -> str:
@@ -106,12 +113,16 @@ class Stream:
     def state(self) -> tuple[str | None, str | None, float | None, Repeats, bool]:
         """What the next line's event depends on: sticky app, last own time, last model load, the lines
         seen at the last time, something held."""
-        return self._sticky, self._last_ts, self._last_load, (self._rep_ts, tuple(self._rep.items())), self.holding
+        rep = self._rep
+        seen = tuple(rep.items()) if rep is not None else ((self._rep_first, 0),) if self._rep_first is not None else ()
+        return self._sticky, self._last_ts, self._last_load, (self._rep_ts, seen), self.holding
 
     def restore(self, sticky: str | None, last_ts: str | None, last_load: float | None,
                 repeats: Repeats = (None, ())) -> None:
         """Continue as if the lines before had just been read (parallel replay seams); drops held lines."""
-        self._rep_ts, self._rep = repeats[0], dict(repeats[1])
+        self._rep_ts, seen = repeats
+        self._rep_first = seen[0][0] if seen else None
+        self._rep = dict(seen) if len(seen) > 1 or (seen and seen[0][1]) else None
         self._sticky = sticky
         self._order = self._engine.order_for(sticky)
         self._last_ts = last_ts
@@ -150,8 +161,19 @@ class Stream:
                 if "\x1b" in text:
                     text = strip_ansi(text)
                 # The shapes that are never inside an envelope (a GIN access line, slog) skip the call.
+                # Only a line starting like an envelope can be one: skip the call for the rest (a GIN
+                # line, slog and logfmt: `[` is only kubectl's `[pod/` or llama.cpp's `[PID] `; a lower-case
+                # start only a syslog month in some locales, `tag[pid]: ` or a compose `name |`).
                 c0 = text[:1]  # "" when the line was only "\r" or an escape sequence
-                env = None if not c0 or text.startswith(_BARE_STARTS) else unwrap(text, eng.now)
+                if c0 == "[":
+                    env = unwrap(text, eng.now) if text[1:2] in _BRACKETED and (
+                        text[1] != "p" or text.startswith("[pod/")) else None
+                elif c0 in _LOWER:
+                    env = None if text.startswith(_BARE_STARTS) or not (
+                        ":" in text[9:22] and (text[3:4] == " " or text[4:5] == " " or ". " in text[3:6])
+                        or "]: " in text[:80] or "|" in text[:80]) else unwrap(text, eng.now)
+                else:
+                    env = unwrap(text, eng.now) if c0 else None
             else:
                 env = None
             if env is not None:
@@ -203,31 +225,37 @@ class Stream:
                 ready.clear()
         stats.lines += n
         stats.file_lines[self.file] += n
-        if out:
-            self._mark_repeats(out)
         return out
 
-    def _mark_repeats(self, events: list[Event]) -> None:
+    def _mark(self, ev: Event) -> None:
         """`repeat: n` on the n-th event identical to an earlier one at the same time (the same line
-        printed twice in a second, untimed lines that inherit one time): stores that keep one of
-        identical entries (Loki) keep them all."""
+        printed twice in a second, untimed lines that inherit one time), so that stores which keep one
+        of identical entries (Loki) keep them all. Called in the order events go out, with their time."""
+        ts, line = ev["ts"], ev["line"]
+        if ts != self._rep_ts:
+            self._rep_ts, self._rep_first, self._rep = ts, line, None
+        else:
+            self._repeat(ev, line)
+
+    def _repeat(self, ev: Event, line: str) -> None:
+        """`_mark` for a second or later event at the same time."""
         rep = self._rep
-        for ev in events:
-            ts = ev["ts"]
-            line = ev["line"]
-            if ts != self._rep_ts:
-                self._rep_ts = ts
-                rep.clear()
-                rep[line] = 0
-                continue
-            n = rep.get(line)
-            if n is None:
-                if len(rep) >= _REPEATS_MAX:
-                    rep.clear()
-                rep[line] = 0
+        if rep is None:
+            first = self._rep_first
+            if line == first:
+                self._rep = {line: 1}
+                ev["repeat"] = 1
             else:
-                rep[line] = n + 1
-                ev["repeat"] = n + 1
+                self._rep = {first: 0, line: 0} if first is not None else {line: 0}
+            return
+        n = rep.get(line)
+        if n is None:
+            if len(rep) >= _REPEATS_MAX:
+                rep.clear()
+            rep[line] = 0
+        else:
+            rep[line] = n + 1
+            ev["repeat"] = n + 1
 
     def settle(self) -> list[Event]:
         """Caught up with a backlog: untimed lines still waiting at the file's start take the file's time
@@ -238,7 +266,6 @@ class Stream:
         self._release(*self._file_time())
         out = self._ready[:]
         self._ready.clear()
-        self._mark_repeats(out)
         return out
 
     def flush(self) -> list[Event]:
@@ -260,11 +287,10 @@ class Stream:
             ts, source = self._file_time()
             for ev in held:
                 ev["ts"], ev["ts_source"] = ts, source
+                self._mark(ev)
             self._ready += held
         out = self._ready[:]
         self._ready.clear()
-        if out:
-            self._mark_repeats(out)
         return out
 
     # -- multiline records ---------------------------------------------------------------------------
@@ -276,7 +302,8 @@ class Stream:
             return text.startswith(("During handling", "The above exception", _TRACEBACK)) or bool(
                 _PY_EXC.match(text)
             )
-        return bool(_GO_FRAME.match(text)) or text.startswith(("goroutine ", "panic: ", "[recovered]"))
+        return bool(_GO_FRAME.match(text)) or text.startswith(("goroutine ", "panic: ", "[recovered]", "PC=",
+                                                                "signal arrived during "))
 
     def _ml_flush(self) -> None:
         """The record collected so far as one event (to `_ready`, or held for a time)."""
@@ -349,7 +376,41 @@ class Stream:
 
     def _parse(self, text: str, env: Envelope | None) -> Event | None:
         """The line's event, or None while it waits (in a timing block, or for a time)."""
-        ev, cp, env, text = self._event(text, env)
+        ev, cp = self._order[text[:1]](text)
+        if env is None and cp is not None and cp.plain and self._block is None and ev is not None \
+                and ev["ts"] is not None:
+            # The common line, inlined: an app's own line, timed, bare, no block open (what the
+            # general path below does for it, in the same order).
+            if cp.app != self._sticky:
+                self._sticky = cp.app
+                self._order = self._engine.order_for(cp.app)
+            kind = ev["kind"]
+            if kind == "log" or kind == "error":
+                if ev["level"] is None:
+                    self._levels(ev, cp)
+                else:
+                    self._engine.classify(ev)
+            elif ev["level"] is None:
+                self._levels(ev, cp)
+            ts = self._last_ts = ev["ts"]
+            if self._ahead:
+                self._release(ts, "next")
+            if self._located:
+                self._locate(ev, None, text)
+            else:
+                ev["line"] = text
+                ev["file"] = self.file
+            if ts != self._rep_ts:  # `_mark`, inlined
+                self._rep_ts, self._rep_first, self._rep = ts, text, None
+            else:
+                self._repeat(ev, text)
+            return ev
+        return self._general(text, env, (ev, cp))
+
+    def _general(self, text: str, env: Envelope | None,
+                 matched: tuple[Event | None, CompiledPattern | None] | None = None) -> Event | None:
+        """`_parse` for every line: wrappers, blocks, untimed lines (`matched`: the patterns' answer)."""
+        ev, cp, env, text = self._event(text, env, matched)
         if cp is not None and cp.block is not None:
             self._timing(ev, env, text)
             return None
@@ -357,12 +418,28 @@ class Stream:
             self._close_block()
         return self._finish(ev, env, text)
 
-    def _event(self, text: str, env: Envelope | None
+    def _levels(self, ev: Event, cp: CompiledPattern) -> None:
+        """Classify and level a bare app line (`_event` does the same with envelopes in the way)."""
+        if ev["level"] is None and cp.declared_level is not None:
+            ev["level"] = cp.declared_level
+        kind = ev["kind"]
+        if kind == "log" or kind == "error":
+            self._engine.classify(ev)
+            kind = ev["kind"]
+        if ev["level"] is None:
+            if kind == "request":
+                st = ev["status"]
+                ev["level"] = "error" if st >= 500 else "warn" if st >= 400 else "info"
+            else:
+                ev["level"] = "error" if kind == "error" or kind == "timeout" else "info"
+
+    def _event(self, text: str, env: Envelope | None,
+               matched: tuple[Event | None, CompiledPattern | None] | None = None
                ) -> tuple[Event, CompiledPattern | None, Envelope | None, str]:
         """The line's event before its time (pattern, app, kind, level), and the line itself (inside
-        the envelopes that only its content proved)."""
+        the envelopes that only its content proved). `matched`: the patterns' answer, if asked already."""
         eng = self._engine
-        ev, cp = self._order[text[:1]](text)
+        ev, cp = self._order[text[:1]](text) if matched is None else matched
         if cp is None or cp.generic:
             # Unrecognised, or only a shape every program prints: maybe an app's line inside a wrapper
             # that only its content proves (a viewer's stamp, a quote, a JSON logger's message).
@@ -393,6 +470,8 @@ class Stream:
                 ev["level"] = cp.declared_level
             elif env is not None and env.level is not None:
                 ev["level"] = env.level  # syslog's PRI, busybox's facility.level, journald's PRIORITY
+        elif cp is not None and cp.level_by_status and env is not None and env.level is not None:
+            ev["level"] = env.level  # the envelope's level comes before the status's
         kind = ev["kind"]
         if kind == "log" or kind == "error":
             eng.classify(ev)
@@ -431,6 +510,7 @@ class Stream:
             ev["ts"] = format_ts(self._engine.now())
             ev["ts_source"] = "read"
         self._locate(ev, env, text)
+        self._mark(ev)
         return ev
 
     def _file_time(self) -> tuple[str, str]:
@@ -441,6 +521,7 @@ class Stream:
         """The untimed lines held at the file's start, with this time, before what comes next."""
         for held in self._ahead:
             held["ts"], held["ts_source"] = ts, source
+            self._mark(held)
         self._ready += self._ahead
         self._ahead.clear()
 

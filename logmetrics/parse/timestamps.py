@@ -234,13 +234,19 @@ def _parse_ts(text: str, fmt: str, now: float | None) -> str | None:
         year = _syslog_year(mo_n, int(d), time.time() if now is None else now)
         return _assemble(str(year), f"{mo_n:02d}", f"{int(d):02d}", h, mi, sec_, frac, "")
     if "%" in fmt:
+        yearless = "%Y" not in fmt and "%y" not in fmt  # klog's `0517 15:04:22.619632`
         try:
-            dt = datetime.strptime(s, fmt)
+            if yearless:  # parsed in a leap year (29 Feb exists), then given syslog's year rule
+                dt = datetime.strptime(f"2000 {s}", f"%Y {fmt}")
+                dt = dt.replace(year=_syslog_year(dt.month, dt.day, time.time() if now is None else now))
+            else:
+                dt = datetime.strptime(s, fmt)
         except ValueError:
             return None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
-        return format_ts(dt.timestamp())
+        # Milliseconds truncated, as every other shape here (format_ts would round `.712806` up).
+        return format_ts(dt.replace(microsecond=dt.microsecond // 1000 * 1000).timestamp())
     raise ValueError(f"unknown timestamp format {fmt!r}")
 
 

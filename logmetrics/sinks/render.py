@@ -18,9 +18,12 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .summary import POOR_SHARE
+
 __all__ = ["WIDTH", "fmt_ms", "headline", "render_table"]
 
 WIDTH = 110
+SKIPPED_SHOWN = 10  # files a replay passed over, named one per line; the rest counted
 _SPARK = " ▁▂▃▄▅▆▇█"
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
 
@@ -263,10 +266,22 @@ def render_table(data: dict[str, Any], *, width: int = WIDTH, color: bool = Fals
     poor = data.get("poorly_recognized_files") or []
     if poor:
         items.append(Text(""))
-        items.append(Text("poorly recognised files (`logmetrics detect FILE` shows what was found)", style="bold"))
+        items.append(Text(f"poorly recognised files (≥ {POOR_SHARE:.0%} of their lines matched no pattern; "
+                          "`logmetrics detect FILE` shows why)", style="bold"))
         for f in poor:
             items.append(Text(f"  {f['file']}: {_pct(f['lines_unrecognized'], f['lines'])} unrecognised "
                               f"({_n(f['lines_unrecognized'])} of {_n(f['lines'])} lines)", overflow="fold"))
+    skipped = data.get("skipped") or []  # what a folder walk or glob passed over (replay adds it)
+    if skipped:
+        items.append(Text(""))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for s in skipped[:SKIPPED_SHOWN]:
+            grid.add_row("skipped", f"{s['path']} ({s['why']})")
+        if len(skipped) > SKIPPED_SHOWN:
+            grid.add_row("skipped", f"and {_n(len(skipped) - SKIPPED_SHOWN)} more (--format json lists them)")
+        items.append(grid)
     for app in sorted(apps, key=lambda a: (-a["events"], a["app"])):
         items.extend(_app_section(app))
     console.print(Group(*items))

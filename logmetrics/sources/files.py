@@ -1,13 +1,23 @@
 """Which files a set of paths means — the one discovery both `replay` and `run` use.
 
-A path is a file (always read, a symlink included: it was named), a folder
-(walked recursively; log-named files only) or a glob. What a walk or a glob
-meets is read only when it looks like a log (`*.log`, `*.log.N`, `*.gz`,
-rotated and extension-less names like `syslog`, container and journald files;
-not `readme.txt`) and, if it is a symlink, only when its target lies under a
-root that was asked for (a folder or a glob's fixed part) — otherwise anyone who
-can write into a watched folder could ship `/etc/shadow` as events.
-`follow_symlinks = true` lifts that. Everything skipped is reported with why.
+A path is a file (always read, a symlink included: it was named), `-` (standard
+input, replay only), a folder (walked recursively; log-named files only) or a
+glob (its matches are read as the pattern says, like the shell's). What a walk
+meets is read only when it looks like a log; a symlink met in a walk or a glob,
+only when its target lies under a root that was asked for (a folder or a glob's
+fixed part) — otherwise anyone who can write into a watched folder could ship
+`/etc/shadow` as events. `follow_symlinks = true` lifts that.
+
+A log name (`is_log_name`), what a user with a log folder expects to be read:
+`*.log` and its rotations (`app.log.1`, `app.log-20260101`, `0.log.20260101-120000`
+of CRI), `app.1`, `*.out`/`*.err` (nohup, supervisord), `*.jsonl`, names without an
+extension (`syslog`, `messages`) except the well-known files that are not logs
+(`README`, `LICENSE`, `Makefile`, Docker's `hostname`/`hosts`), and each of these
+compressed (`.gz`). Docker json-file (`<id>-json.log`), CRI (`0.log`) and journalctl
+exports (`ollama.journal.log`) are `.log` files. Not read: hidden files, `readme.txt`,
+`notes.md`, `config.v2.json`, archives (`logs.tar.gz`) and journald's own binary
+`*.journal` files (export them with `journalctl -o short-iso`). Everything skipped is
+reported with why (`Discovery.skipped`).
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import io
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +37,13 @@ from typing import BinaryIO
 from ..core.errors import UserError
 
 __all__ = ["COMPRESSED", "Discovery", "SourceError", "SourceFile", "describe_file", "discover", "is_gzip",
-           "is_log_name", "open_log", "resolve_paths", "watch_roots"]
+           "is_log_name", "open_log", "resolve_paths", "skip_reason", "watch_roots"]
 
 # What a log file is called, when a folder is walked (explicit file arguments are always read):
-# app.log, app.log.1, app.log-20260101, app.1.gz, syslog, messages, ollama.journal, events.jsonl, nohup.out.
-_LOG_NAME = re.compile(r"(\.(log|out|err|jsonl|journal)([.-][\d-]+)?|\.\d+)(\.gz)?$|^[^.]+$", re.I)
+# app.log, app.log.1, app.log-20260101, app.1, syslog, messages, events.jsonl, nohup.out; each also .gz.
+_LOG_NAME = re.compile(r"(\.(log|out|err|jsonl)([.-][\d-]+)?|\.\d+)(\.gz)?$|^[^.]+(\.gz)?$", re.I)
+NOT_A_LOG_NAME = "not a log file name"
+BINARY_JOURNAL = "a binary journald file (read `journalctl -o short-iso` output instead)"
 # Names that look like logs (no extension) but are not: they sit beside container logs and in repositories.
 _NOT_LOGS = frozenset({"hostname", "hosts", "resolv.conf", "mounts", "checkpoints", "license", "makefile",
                        "readme", "dockerfile", "changelog", "notice", "authors", "copying", "config.v2.json"})
@@ -41,7 +54,15 @@ COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
 
 def is_log_name(name: str) -> bool:
     """Whether a file met while walking a folder is a log (explicit file arguments are always read)."""
-    return not name.startswith(".") and name.lower() not in _NOT_LOGS and bool(_LOG_NAME.search(name))
+    return (not name.startswith(".") and name.lower().removesuffix(".gz") not in _NOT_LOGS
+            and bool(_LOG_NAME.search(name)))
+
+
+def skip_reason(name: str) -> str | None:
+    """Why a walk or glob passes over a file of this name (None: it is read)."""
+    if is_log_name(name):
+        return None
+    return BINARY_JOURNAL if name.endswith((".journal", ".journal~")) else NOT_A_LOG_NAME
 
 
 class SourceError(UserError):
@@ -102,6 +123,9 @@ def discover(patterns: Sequence[str], *, follow_symlinks: bool = False, live: bo
         seen[path] = None
 
     for pat in patterns:
+        if pat == "-" and not live:  # standard input (replay): read once, where it was named
+            seen.setdefault("-", None)
+            continue
         magic = glob.has_magic(pat)
         matches = sorted(glob.glob(pat, recursive=True)) if magic else [pat]
         if not matches:
@@ -115,8 +139,9 @@ def discover(patterns: Sequence[str], *, follow_symlinks: bool = False, live: bo
                         p = os.path.join(root, n)
                         if live and n.endswith(COMPRESSED):
                             continue
-                        if not is_log_name(n):
-                            out.skipped.append((p, "not a log file name"))
+                        why = skip_reason(n)
+                        if why is not None:
+                            out.skipped.append((p, why))
                         elif os.path.isfile(p):  # not a dangling symlink, a socket, a fifo
                             walked.append(p)
                 for p in sorted(walked, key=Path):  # path order: folder by folder, as a person reads a tree
@@ -137,7 +162,11 @@ def discover(patterns: Sequence[str], *, follow_symlinks: bool = False, live: bo
 
 def resolve_paths(patterns: Sequence[str], *, follow_symlinks: bool = False) -> Discovery:
     """`discover` for a replay: every argument must name something readable (SourceError otherwise)."""
+    if patterns.count("-") > 1:
+        raise SourceError("-: standard input named more than once")
     for pat in patterns:
+        if pat == "-":
+            continue
         if not glob.has_magic(pat) and os.path.lexists(pat) and not os.path.exists(pat):
             raise SourceError(f"{pat}: a symlink to nothing")
         if not glob.has_magic(pat) and os.path.exists(pat) and not (os.path.isdir(pat) or os.path.isfile(pat)):
@@ -170,6 +199,8 @@ class SourceFile:
 def describe_file(path: Path) -> SourceFile:
     """Container name and app hint from where the file sits (Docker json-file and CRI layouts), and
     its modification time."""
+    if str(path) == "-":  # standard input: no location, no modification time
+        return SourceFile(path)
     try:
         mtime: float | None = path.stat().st_mtime
     except OSError:
@@ -205,8 +236,9 @@ def is_gzip(path: str | Path) -> bool:
 
 
 def open_log(path: Path) -> BinaryIO:
-    """Open for binary reading; gzip recognised by its magic bytes, not its name."""
-    f = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    """Open for binary reading (`-`: standard input); gzip recognised by its magic bytes, not its name."""
+    # Returned to the caller, who closes it (standard input's descriptor itself stays open).
+    f = open(sys.stdin.fileno() if str(path) == "-" else path, "rb", closefd=str(path) != "-")  # noqa: SIM115
     head = f.peek(2)[:2] if isinstance(f, io.BufferedReader) else b""
     if head == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]

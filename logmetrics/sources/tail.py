@@ -55,6 +55,7 @@ Ident = tuple[int, int]
 
 CHUNKS_PER_STEP = 128  # per file per step (2 MiB): one busy file cannot starve the others
 SUB_BATCH = 32  # lines per engine feed: a crash re-reads < this many lines before a held record
+SKIPPED_LOGGED = 100  # names in the one start-up line about files not named like logs (then a count)
 
 log = logging.getLogger("logmetrics.tailing")
 
@@ -380,6 +381,11 @@ class Tailer:
             if why.startswith("symlink") and path not in self._refused:
                 self._refused.add(path)
                 log.warning("not following a symlink", extra={"path": path, "why": why})
+        if initial:  # once, at start: what a folder walk or glob passes over (not logs by their name)
+            names = sorted(path for path, why in found.skipped if not why.startswith("symlink"))
+            if names:
+                log.info("skipping files not named like logs", extra={"paths": names[:SKIPPED_LOGGED],
+                                                                      "count": len(names)})
         for pat in found.unmatched:
             if pat not in self._unmatched:
                 self._unmatched.add(pat)
