@@ -69,8 +69,9 @@ class Line:
     """One written line: which file, the moment it stands for, its text, what it is.
 
     ``tag`` is the kind a correct parser should derive (``request:200``,
-    ``timeout:runner_start``, ``error``, ``model_load``, ``inference``, ``log``);
-    the samples script counts tags into ``expected.json`` for golden tests.
+    ``timeout:runner_start``, ``error``, ``model_load``, ``inference``, ``log``), or ``""`` for a
+    line that is part of the event before it (a timing block's other lines); the samples script
+    counts tags into ``expected.json`` for golden tests.
     """
 
     file: str
@@ -542,12 +543,13 @@ def _timings(story: Story, when: datetime, seconds: float, model: str) -> list[L
     if story.timing_style == "llama_print_timings":
         load_ms = 5650.0 if model == MODEL_SMALL else 38200.0
         texts = llama_print_timings(load_ms, prompt_ms, prompt_n, eval_ms, eval_n)
-        tags = ["model_load", "inference", "inference", "inference", "inference"]
     else:
         story.task += rng.randint(3, 9)
         prefixed = rng.random() < 0.5
         texts = server_timings(story.task, prompt_ms, prompt_n, eval_ms, eval_n, prefixed=prefixed)
-        tags = ["inference"] * 3 if prefixed else ["log", "inference", "inference", "inference"]
+    # One timing block is one inference event; its `load time` repeats the load Ollama already logged
+    # (`llama runner started in`), so it is no model load of its own. The other lines are the block's.
+    tags = ["inference"] + [""] * (len(texts) - 1)
     return [Line("ollama", at, text, tag) for text, tag in zip(texts, tags, strict=True)]
 
 

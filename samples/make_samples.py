@@ -162,7 +162,8 @@ def owui_traceback(when: datetime) -> list[Line]:
         "    raise mapped_exc(message) from exc",
         "httpx.ReadTimeout: timed out",
     ]
-    tags = ["error"] + ["log"] * (len(texts) - 2) + ["timeout:request"]
+    # The loguru record says the stream timed out; the chained traceback under it is one error event.
+    tags = ["timeout:request", "error"] + [""] * (len(texts) - 2)
     return [Line("openwebui", when, text, tag) for text, tag in zip(texts, tags, strict=True)]
 
 
@@ -310,8 +311,8 @@ def journald(lines: list[Line]) -> str:
 
 
 def count(lines: list[Line]) -> dict[str, object]:
-    tags = Counter(line.tag for line in lines)
-    return {"lines": len(lines), "tags": dict(sorted(tags.items()))}
+    tags = Counter(line.tag for line in lines if line.tag)
+    return {"lines": len(lines), "events": sum(tags.values()), "tags": dict(sorted(tags.items()))}
 
 
 def window(lines: list[Line], start: datetime, end: datetime) -> list[Line]:
@@ -409,8 +410,9 @@ def main(outdir: Path) -> None:
         "timeline": [
             {"at": when.isoformat().replace("+00:00", "Z"), "what": what} for when, what in TIMELINE
         ],
-        "note": "tags are the kind a correct parser derives per application line (request:<status>, "
-        "timeout:<operation>, error, model_load, inference, log); envelope files count inner lines",
+        "note": "tags count the events a correct parser derives (request:<status>, "
+        "timeout:<operation>, error, model_load, inference, log): a llama.cpp timing block is one inference, its "
+        "load time no model load of its own (Ollama logs the load); envelope files count inner lines",
         "files": {
             **{rel: count(files[key]) for key, rel in FILES.items()},
             "ollama/server.log.1.gz": count(early_lines),

@@ -4,8 +4,8 @@ Each case of `tests/realworld/multiline/cases.jsonl` is a file of lines copied f
 the case, the line shape in `shape`): a few ordinary lines, then the record from `record_starts_at_line` to
 the end of the file (where the issue's excerpt stopped, the record is cut there too). Read as one file, the
 ordinary lines are `events_before` events of their own and the record is exactly one `error` event whose
-`msg` is the panic's or signal's first line, or a traceback's last exception line (its first line when the
-excerpt stops before one).
+`msg` is the panic's or signal's first line, or a traceback's last unindented line: its (final) exception
+line, or a `Traceback (most recent call last):` where the excerpt stops inside a traceback.
 
 A case with `known_gap` is a line shape the joiner (logmetrics/parse/stream.py) does not handle yet; the gap
 says which. It is an expected failure, strictly: once the joiner handles it, the test says so.
@@ -37,7 +37,8 @@ def test_a_real_record_is_one_error_event(case: dict[str, Any]) -> None:
     events = parse_lines(lines, file=case["file"], redact=False)
     before = case["events_before"]
     shown = "\n".join(f"  {e['kind']:>8} {e['msg'][:100]!r}" for e in events)
-    assert len(events) == before + 1, f"{case['file']} ({case['url']}): {len(events)} events, want {before + 1}\n{shown}"
+    want = f"{case['file']} ({case['url']}): {len(events)} events, want {before + 1}\n{shown}"
+    assert len(events) == before + 1, want
     record = events[-1]
     assert record["kind"] == "error" and record["level"] == "error", shown
     assert record["msg"] == case["msg"], shown

@@ -219,3 +219,16 @@ def test_two_replays_of_the_samples_are_byte_identical() -> None:
     assert first == _replay("samples", "--format", "events").stdout
     sources = {orjson.loads(x).get("ts_source") for x in first.splitlines()}
     assert "read" not in sources and {"previous", "next"} <= sources
+
+
+def test_an_apps_own_log_folder_names_the_app(tmp_path: Path) -> None:
+    """`DeepChat/logs/main.log`: electron-log's plain lines are DeepChat's by the folder that holds `logs`."""
+    log = tmp_path / "DeepChat" / "logs" / "main.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("[2025-05-01 10:00:00.123] [info]  Window created\n")
+    other = tmp_path / "Some Electron App" / "logs" / "main.log"
+    other.parent.mkdir(parents=True)
+    other.write_text("[2025-05-01 10:00:00.123] [info]  Window created\n")
+    apps = {orjson.loads(x)["file"]: orjson.loads(x)["app"]
+            for x in _replay(str(tmp_path), "--format", "events").stdout.splitlines()}
+    assert apps == {str(log): "deepchat", str(other): "unknown"}

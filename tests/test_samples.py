@@ -139,3 +139,28 @@ def test_expected_counts_match_the_files() -> None:
         n for tag, n in expected["ollama/server.log"]["tags"].items() if tag.startswith("request:")
     )
     assert len(gin) == requests
+
+
+def test_replay_derives_the_events_the_samples_were_written_to_hold() -> None:
+    """Per file, the events replay makes equal expected.json's count by kind (status, operation): one
+    inference per llama.cpp timing block, a model load only where one happened, a traceback one error."""
+    from collections import Counter, defaultdict
+
+    from tests.conftest import run_cli
+
+    expected = json.loads((SAMPLES / "expected.json").read_text())["files"]
+    proc = run_cli("replay", str(SAMPLES), "--format", "events", "--no-progress")
+    assert proc.returncode == 0, proc.stderr.decode()
+    got: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for line in proc.stdout.splitlines():
+        e = json.loads(line)
+        kind = e["kind"]
+        tag = (f"request:{e['status']}" if kind == "request" else f"timeout:{e['operation']}" if kind == "timeout"
+               else kind)
+        got[Path(e["file"]).relative_to(SAMPLES).as_posix()][tag] += 1
+    for rel, want in expected.items():
+        tags = Counter(want["tags"])
+        tags["log"] += want.get("systemd_lines", 0)  # journald's own lines are events too
+        assert got[rel] == tags, rel
+    server = expected["ollama/server.log"]["tags"]
+    assert server["model_load"] == 3 and server["inference"] == 50  # three loads (09:02, 10:05, 10:40)

@@ -196,8 +196,14 @@ class Stream:
                     kind = self._ml_kind
                     if kind == "pem":
                         ends = _PEM_END in text or len(self._ml) >= _PEM_MAX_LINES
+                    elif kind == "py-end":  # after the exception line: only a chained cause continues it
+                        ends = False
+                        if text.startswith(_TRACEBACK):
+                            self._ml_kind = "py"
                     else:
-                        ends = kind == "py" and text[:1] not in (" ", "\t", "") and _PY_EXC.match(text) is not None
+                        ends = False
+                        if kind == "py" and text[:1] not in (" ", "\t", "") and _PY_EXC.match(text) is not None:
+                            self._ml_kind = "py-end"  # complete, unless `The above exception …` follows
                     if ends or len(self._ml) >= 1000:
                         self._ml_flush()
                         out += ready
@@ -302,6 +308,8 @@ class Stream:
             return text.startswith(("During handling", "The above exception", _TRACEBACK)) or bool(
                 _PY_EXC.match(text)
             )
+        if self._ml_kind == "py-end":
+            return text.startswith(("During handling", "The above exception", _TRACEBACK))
         return bool(_GO_FRAME.match(text)) or text.startswith(("goroutine ", "panic: ", "[recovered]", "PC=",
                                                                 "signal arrived during "))
 
@@ -313,7 +321,7 @@ class Stream:
         if self._ml_kind != "pem":  # a traceback or a panic: one error
             while len(lines) > 1 and not lines[-1].strip():
                 lines.pop()
-            if self._ml_kind == "py":
+            if self._ml_kind != "go":
                 msg = next((x for x in reversed(lines) if x and x[0] not in " \t"), lines[0])
             else:
                 msg = lines[0]

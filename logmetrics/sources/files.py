@@ -223,7 +223,10 @@ def _describe(path: Path) -> SourceFile:
     m = _CRI_PATH.search(path.as_posix())
     if m is not None:
         return SourceFile(path, container=m.group("container"), app_hint=f"{m.group('pod')} {m.group('container')}")
-    return SourceFile(path, app_hint=f"{path.parent.name} {path.name}")
+    parent = path.parent.name
+    if parent.lower() in ("logs", "log"):  # an app's own log folder (`DeepChat/logs/main.log`): its owner names it
+        parent = f"{path.parent.parent.name} {parent}"
+    return SourceFile(path, app_hint=f"{parent} {path.name}")
 
 
 def is_gzip(path: str | Path) -> bool:
