@@ -43,7 +43,10 @@ _LEVELS = {
 
 
 def _level(value: str) -> str | None:
-    return _LEVELS.get(value.strip().strip("[]:").lower())
+    v = value.strip().strip("[]:").lower()
+    found = _LEVELS.get(v)
+    # Numbered sub-levels (`DEBUG3`, `VERBOSE2`, Python's `Level 5`-style names) are their level's.
+    return found if found is not None or not v[-1:].isdigit() else _LEVELS.get(v.rstrip("0123456789 "))
 
 
 # `WARNING` → `warn`, `FATAL`/`CRITICAL` → `error`; None for what is not a level (levels are few, lines many).
@@ -77,9 +80,9 @@ def parse_logfmt(text: str) -> dict[str, str]:
 
 # Keys people use in logfmt/JSON lines, mapped to event keys.
 KEY_ALIASES: dict[str, tuple[str, ...]] = {
-    "ts": ("time", "ts", "timestamp", "@timestamp", "t", "date", "datetime", "asctime"),
+    "ts": ("time", "ts", "timestamp", "@timestamp", "t", "date", "datetime", "asctime", "timestamp_ns"),
     "level": ("level", "lvl", "severity", "loglevel", "levelname", "log.level", "log_level"),
-    "msg": ("msg", "message", "event", "text"),
+    "msg": ("msg", "message", "event", "text", "body"),  # `body`: OpenTelemetry's log record
     "error": ("error", "err", "exception", "error_message"),
     "model": ("model", "model_name"),
     "host": ("host", "hostname"),
@@ -91,6 +94,7 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "operation": ("operation", "op"),
 }
 _ALIAS_TO_KEY = {alias: key for key, aliases in reversed(KEY_ALIASES.items()) for alias in aliases}
+_NESTED = frozenset(("fields", "@fields"))  # JSON objects holding a record's own keys
 
 
 def _duration_value(unit: str) -> Callable[[Any], float]:
@@ -350,9 +354,18 @@ class _Builder:
             code.line("return None")
         with code.block("if type(body) is not dict"):
             code.line("return None")
+        # One level of nesting where loggers put the record's own fields: Rust tracing's `fields`,
+        # logstash's `@fields`. Keys of the top level come first.
+        self.ns["nested"] = _NESTED
         with code.block("for a, v in body.items()"):
             code.line("key = alias.get(a)")
             with code.block("if key is None or v is None or v == '' or type(v) is dict or type(v) is list"):
+                with code.block("if type(v) is dict and a in nested"), code.block("for a, v in v.items()"):
+                    code.line("key = alias.get(a)")
+                    with code.block("if key is not None and v is not None and v != '' and type(v) is not dict "
+                                    "and type(v) is not list and ev.get(key) is None"):
+                        code.line("c = body_conv[key]")
+                        code.line("ev[key] = v if c is None else c(v)")
                 code.line("continue")
             with code.block("if ev.get(key) is None"):
                 code.line("c = body_conv[key]")

@@ -69,16 +69,24 @@ _FAC_LEVEL = rf"(?P<fac>{_FACILITY})\.(?P<sev>emerg|panic|alert|crit|err|error|w
 
 _CRI = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([FP])(?: |$)")
 # After a syslog stamp: a host, an optional busybox `facility.level`, then a tag: a program name (spaces,
-# dots, slashes allowed: `Setup Assistant`, `com.apple.xpc.launchd`), `[pid]` (or `[DEBUG]`), an optional
-# `(…)` note, and `: `. The host may be empty (two spaces) or missing (Docker's syslog driver).
+# dots, slashes allowed: `Setup Assistant`, `com.apple.xpc.launchd`; cloud-init's `[CLOUDINIT] util.py`),
+# `[pid]` (or `[DEBUG]`), an optional `(…)` note, and `: `. The host may be empty (two spaces) or missing
+# (Docker's syslog driver).
 _AFTER_STAMP = re.compile(
     rf" {{1,2}}(?:(?P<host>[^\s:\[\]]++) )?(?:{_FAC_LEVEL} )?"
-    r"(?P<tag>[^\s:\[\]][^:\[\]\n]{0,63}?)(?::?\[(?P<pid>[^\]\s]{0,32})\])?(?: \([^)\n]{0,160}\))?:(?: |$)"
+    r"(?P<tag>(?:\[[^\]\s]{1,32}\] )?[^\s:\[\]][^:\[\]\n]{0,63}?)(?::?\[(?P<pid>[^\]\s]{0,32})\])?"
+    r"(?: \([^)\n]{0,160}\))?:(?: |$)"
 )
 _AFTER_STAMP_NO_TAG = re.compile(rf" {{1,2}}(?P<host>[\w.-]++)(?: {_FAC_LEVEL})? (?=\S)")
 _RFC5424 = re.compile(
     r"<(?P<pri>\d{1,3})>1 (?:-|(?P<ts>\d{4}-\d\d-\d\dT\S++)) (?P<host>\S++) (?P<app>\S++) (?P<pid>\S++) \S++ "
     r"(?:-|(?:\[(?:[^\]\\\"]|\\.|\"(?:[^\"\\]|\\.)*+\")*+\])++)(?: |$)"
+)
+# The same header without `<PRI>1 `, as rsyslog's RFC 5424 file templates write it: the host, app,
+# procid (digits or `-`), msgid and structured data (`-` or `[…]`) prove it.
+_RFC5424_BARE = re.compile(
+    r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d++)?(?:Z|[+-]\d\d:\d\d)) (?P<host>[\w.-]++) (?P<app>[^\s=]++) "
+    r"(?P<pid>\d++|-) [^\s=]++ (?:-|(?:\[(?:[^\]\\\"]|\\.|\"(?:[^\"\\]|\\.)*+\")*+\])++)(?: ++|$)"
 )
 _PRI = re.compile(r"<(?P<pri>\d{1,3})>")
 _COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]*?) *\| ?")
@@ -163,8 +171,9 @@ def _syslog(line: str, now: Callable[[], float] | None, pos: int = 0, level: str
     st = stamp_at(line, pos, now() if now is not None else None)
     if st is None or st.ts is None:
         return None
-    if not st.yearless and (line[pos + 10: pos + 11] != "T" or not any(c in line[pos + 19: st.end] for c in "Z+-")):
-        return None  # rsyslog writes RFC 3339 with a zone; other dated stamps are an app's own
+    if not st.yearless and line[pos: pos + 1].isdigit() and (
+            line[pos + 10: pos + 11] != "T" or not any(c in line[pos + 19: st.end] for c in "Z+-")):
+        return None  # rsyslog writes RFC 3339 with a zone; other numeric dates are an app's own
     m = _AFTER_STAMP.match(line, st.end)
     if m is not None and (m.group("host") is None or _HOSTNAME.fullmatch(m.group("host"))):
         tag = m.group("tag").strip()
@@ -240,8 +249,17 @@ def _strict(text: str, now: Callable[[], float] | None) -> Envelope | None:
         if text[4:5] == "-":
             if " std" in text[:48]:  # CRI: `<time> stdout|stderr F|P …`
                 return _cri(text)
-            if text[10:11] == "T":  # rsyslog's RFC 3339 header, or a line with its own ISO time (no envelope)
-                return _syslog(text, now) if ": " in text[:200] else None
+            if text[10:11] == "T":  # rsyslog's RFC 3339 / RFC 5424 headers, or a line with its own ISO time
+                if ": " in text[:200]:
+                    env = _syslog(text, now)
+                    if env is not None:
+                        return env
+                m = _RFC5424_BARE.match(text)
+                if m is None:
+                    return None
+                app = m.group("app")
+                return Envelope(text[m.end():].removeprefix("\ufeff"), "syslog", ts=parse_ts(m.group("ts"), "iso"),
+                                host=m.group("host"), app_hint=None if app == "-" else app.lower())
         if "月 " in text[:4] or "월 " in text[:4]:
             return _syslog(text, now, kind="journald")
     elif c0 == "[":
@@ -271,8 +289,8 @@ def unwrap(line: str, now: Callable[[], float] | None = None) -> Envelope | None
         if not text:
             break
         inner = _strict(text, now)
-        if inner is None:
-            break
+        if inner is None or (inner.kind == "tag" and env is not None and env.kind in ("syslog", "journald")):
+            break  # `tag[pid]: ` right inside a syslog header is the message's (`mcad: mcad[2910]: …`)
         env = _merge(env, inner)
         text = inner.text
     return env

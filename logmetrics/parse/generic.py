@@ -20,7 +20,7 @@ from typing import Any
 from .compile import normalise_level
 from .timestamps import format_ts, stamp_at
 
-__all__ = ["HEADER", "epoch_in", "errorish", "header_ts", "level_in", "read_line"]
+__all__ = ["HEADER", "epoch_in", "errorish", "header_stamp", "header_ts", "leads", "level_in", "read_line"]
 
 HEADER = 100  # characters of a line searched for its stamp and level
 # Where a timestamp may start: the line's start, or a token's (after a space, bracket, bar, comma).
@@ -53,14 +53,26 @@ def level_in(text: str) -> str | None:
     return None if lm is None else normalise_level(next(g for g in lm.groups() if g is not None))
 
 
-def header_ts(text: str, now: Callable[[], float] | None = None) -> str | None:
-    """The first timestamp at a token's start in the line's header, else an epoch `timestamp` key."""
+def header_stamp(text: str, now: Callable[[], float] | None = None) -> tuple[str | None, int]:
+    """The first timestamp at a token's start in the line's header and where it starts, else an epoch
+    `timestamp` key (at -1); (None, -1) when there is neither."""
     t_now = now() if now is not None else None
     for m in _STAMP_AT.finditer(text, 0, HEADER):
         st = stamp_at(text, m.start(), t_now)
         if st is not None:
-            return st.ts
-    return epoch_in(text) if "timestamp" in text else None
+            return st.ts, m.start()
+    return (epoch_in(text) if "timestamp" in text else None), -1
+
+
+def header_ts(text: str, now: Callable[[], float] | None = None) -> str | None:
+    """`header_stamp`'s time."""
+    return header_stamp(text, now)[0]
+
+
+def leads(text: str, pos: int) -> bool:
+    """A stamp at `pos` opens the line (at most one token before it: `[W 2022-…`, `INFO 2024-…`), rather
+    than being a date the message mentions (`ntpd 4.2.0a … Mon May 29 02:48:41 UTC 2006`)."""
+    return pos >= 0 and text.count(" ", 0, pos) <= 1
 
 
 def read_line(text: str, now: Callable[[], float] | None = None) -> dict[str, Any]:

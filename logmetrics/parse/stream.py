@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .compile import CompiledPattern
 from .envelopes import Envelope, merge, peel, strip_ansi, unwrap
-from .generic import epoch_in, header_ts, level_in
+from .generic import epoch_in, header_stamp, header_ts, leads, level_in
 from .timestamps import format_ts
 
 if TYPE_CHECKING:
@@ -68,8 +68,8 @@ class Stream:
     """One input stream (a file): its sticky app, held lines and records, and its time."""
 
     __slots__ = ("_ahead", "_block", "_block_env", "_block_lines", "_engine", "_last_load", "_last_ts", "_located",
-                 "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_ready", "_rep", "_rep_first", "_rep_ts", "_sticky",
-                 "container", "file", "file_time", "host", "inherit_ts")
+                 "_ml", "_ml_env", "_ml_kind", "_order", "_part", "_part_env", "_ready", "_rep", "_rep_first",
+                 "_rep_ts", "_sticky", "container", "file", "file_time", "host", "inherit_ts")
 
     def __init__(self, engine: Engine, file: str, container: str | None, app_hint: str | None,
                  host: str | None = None, file_time: float | None = None) -> None:
@@ -170,7 +170,7 @@ class Stream:
                         text[1] != "p" or text.startswith("[pod/")) else None
                 elif c0 in _LOWER:
                     env = None if text.startswith(_BARE_STARTS) or not (
-                        ":" in text[9:22] and (text[3:4] == " " or text[4:5] == " " or ". " in text[3:6])
+                        (":" in text[9:22] and (text[3:4] == " " or text[4:5] == " " or ". " in text[3:6]))
                         or "]: " in text[:80] or "|" in text[:80]) else unwrap(text, eng.now)
                 else:
                     env = unwrap(text, eng.now) if c0 else None
@@ -464,6 +464,9 @@ class Stream:
                 ev["app"] = cp.app if cp.embedded and app == UNKNOWN else app
         else:
             ev = eng.fallback(text)
+            if ev["ts"] is not None and env is not None and env.ts is not None \
+                    and not leads(text, header_stamp(text, eng.now)[1]):
+                ev["ts"] = None  # inside a wrapper with a time, the line's own stamp must open the line to win
             app = ev["app"] = self._app_for(env)
             eng.stats.unrecognized[app] += 1
             eng.stats.file_unrecognized[self.file] += 1

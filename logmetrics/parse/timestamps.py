@@ -307,7 +307,7 @@ _SHAPES = re.compile(
           (?:\.(?P<cfr>\d{1,9}))?(?:[ ](?P<cz>[+-]\d{4}))?
     | # ctime, Apache's error log, uWSGI: [Mon] Jan  2 15:04:05[.000000] 2006
       (?P<tmo>[A-Z][a-z]{2})[ ]{1,2}(?P<td>\d{1,2})[ ](?P<th>\d\d):(?P<tmi>\d\d):(?P<ts>\d\d)
-          (?:\.(?P<tfr>\d{1,9}))?[ ](?P<ty>\d{4})
+          (?:\.(?P<tfr>\d{1,9}))?[ ](?P<ty>\d{4})(?!\w)  # not a host `74794bfb6795` after a syslog stamp
     | # US 01/02/2006 03:04:05 PM
       (?P<umo>\d\d)/(?P<ud>\d\d)/(?P<uy>\d{4})[ ](?P<uh>\d\d):(?P<umi>\d\d):(?P<us>\d\d)(?:[ ]?(?P<uap>[AP]M))?
     )""",
