@@ -124,6 +124,8 @@ class _Watched(Stream):
         self.examples: list[str] = []
         self._in_record = False
 
+    _fast = False  # every line through `_event` (the stream's inlined common case skips it)
+
     def _ml_flush(self) -> None:
         # A traceback, panic or private key: its first line counts like any, but is never an example
         # (the record is one event, and a key's first line alone may not be redactable).
@@ -132,9 +134,6 @@ class _Watched(Stream):
             super()._ml_flush()
         finally:
             self._in_record = False
-
-    def _parse(self, text: str, env: Envelope | None) -> dict[str, Any] | None:
-        return self._general(text, env)  # every line through `_event` (the stream's fast path skips it)
 
     def _event(self, text: str, env: Envelope | None,
                matched: tuple[dict[str, Any] | None, CompiledPattern | None] | None = None

@@ -100,6 +100,8 @@ class Stream:
         self._rep_first: str | None = None
         self._rep: dict[str, int] | None = None
 
+    _fast = True  # `feed` inlines the common line (detection turns it off to see every line's pattern)
+
     @property
     def app(self) -> str:
         """The app this stream has been recognised as (`unknown` before any line matched)."""
@@ -144,6 +146,9 @@ class Stream:
         append = out.append
         parse = self._parse
         ready = self._ready
+        fast = self._fast
+        classify = eng.classify
+        file = self.file
         n = 0
         for raw in lines:
             n += 1
@@ -219,7 +224,43 @@ class Stream:
                 self._close_block()
                 self._ml, self._ml_env, self._ml_kind = [text], env, "pem"
             else:
-                ev = parse(text, env)
+                if fast and env is None:
+                    ev, cp = self._order[text[:1]](text)
+                    if cp is not None and cp.plain and self._block is None and ev is not None \
+                            and ev["ts"] is not None:
+                        # The common line, inlined: an app's own line, bare, timed, no block open; what
+                        # `_general` does for it, in the same order.
+                        if cp.app != self._sticky:
+                            self._sticky = cp.app
+                            self._order = eng.order_for(cp.app)
+                        kind = ev["kind"]
+                        if kind == "log" or kind == "error":
+                            if ev["level"] is None:
+                                self._levels(ev, cp)
+                            else:
+                                classify(ev)
+                        elif ev["level"] is None:
+                            self._levels(ev, cp)
+                        ts = self._last_ts = ev["ts"]
+                        if self._located:
+                            self._locate(ev, None, text)
+                        else:
+                            ev["line"] = text
+                            ev["file"] = file
+                        if self._ahead:  # untimed lines at the file's start take this time
+                            self._release(ts, "next")
+                        if ts != self._rep_ts:  # `_mark`, inlined
+                            self._rep_ts, self._rep_first, self._rep = ts, text, None
+                        else:
+                            self._repeat(ev, text)
+                        if ready:  # a record this line closed, untimed lines it gave a time: before it
+                            out += ready
+                            ready.clear()
+                        append(ev)
+                        continue
+                    ev = self._general(text, None, (ev, cp))
+                else:
+                    ev = parse(text, env)
                 if ready:  # events this line completed (a timing block, untimed lines it gave a time)
                     out += ready
                     ready.clear()
@@ -383,37 +424,9 @@ class Stream:
     # -- one line -------------------------------------------------------------------------------------
 
     def _parse(self, text: str, env: Envelope | None) -> Event | None:
-        """The line's event, or None while it waits (in a timing block, or for a time)."""
-        ev, cp = self._order[text[:1]](text)
-        if env is None and cp is not None and cp.plain and self._block is None and ev is not None \
-                and ev["ts"] is not None:
-            # The common line, inlined: an app's own line, timed, bare, no block open (what the
-            # general path below does for it, in the same order).
-            if cp.app != self._sticky:
-                self._sticky = cp.app
-                self._order = self._engine.order_for(cp.app)
-            kind = ev["kind"]
-            if kind == "log" or kind == "error":
-                if ev["level"] is None:
-                    self._levels(ev, cp)
-                else:
-                    self._engine.classify(ev)
-            elif ev["level"] is None:
-                self._levels(ev, cp)
-            ts = self._last_ts = ev["ts"]
-            if self._ahead:
-                self._release(ts, "next")
-            if self._located:
-                self._locate(ev, None, text)
-            else:
-                ev["line"] = text
-                ev["file"] = self.file
-            if ts != self._rep_ts:  # `_mark`, inlined
-                self._rep_ts, self._rep_first, self._rep = ts, text, None
-            else:
-                self._repeat(ev, text)
-            return ev
-        return self._general(text, env, (ev, cp))
+        """The line's event, or None while it waits (in a timing block, or for a time). `feed` inlines
+        the common case (an app's own bare, timed line) before it comes here."""
+        return self._general(text, env)
 
     def _general(self, text: str, env: Envelope | None,
                  matched: tuple[Event | None, CompiledPattern | None] | None = None) -> Event | None:
