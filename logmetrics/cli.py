@@ -182,9 +182,10 @@ class DetectFormat(StrEnum):
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) and globs.", show_default=False,
                                                 metavar="PATH")],
-    fmt: Annotated[DetectFormat, typer.Option("--format", "-f", help="table | json")] = DetectFormat.table,
+    fmt: Annotated[DetectFormat, typer.Option("--format", "-f", help="table | json",
+                                              envvar="LOGMETRICS_DETECT_FORMAT")] = DetectFormat.table,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Read at most this many lines per file.",
-                                       metavar="N")] = 10_000,
+                                       metavar="N", envvar="LOGMETRICS_DETECT_LINES")] = 10_000,
     parsers: ParsersOpt = None,
     config: ConfigOpt = None,
 ) -> None:

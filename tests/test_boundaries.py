@@ -224,6 +224,9 @@ def test_endpoints_answer_and_sigterm_ends_while_hostile_lines_are_processed(tmp
     th.start()
     try:
         wait_until(lambda: len(events(tmp)) >= 5, timeout=60, what="some hostile lines processed")
+    except BaseException:
+        r.stop()  # no process left behind when the wait fails
+        raise
     finally:
         stop.set()
         th.join()

@@ -86,8 +86,6 @@ def test_every_option_is_also_an_environment_variable() -> None:
     group = get_command(app)
     missing = []
     for name, command in group.commands.items():  # type: ignore[attr-defined]
-        if name == "detect":  # its options are not settings; see the report of issue 16
-            continue
         for param in command.params:
             if param.param_type_name == "option" and param.name not in ("help",):
                 envvar = param.envvar

@@ -492,6 +492,8 @@ def test_loki_stores_every_event_of_the_shipped_backlog(shipped: dict[str, Any])
     keys = collections.Counter(json.dumps(e, sort_keys=True) for e in written)
     duplicates = sum(n - 1 for n in keys.values())
     read_stamped = sum(1 for e in written if e.get("ts_source") == "read")
+    print(f"\n{len(written)} events written, {stored} stored, {sum(e.get('repeat', 0) > 0 for e in written)} "
+          f"marked as repeats, discarded {dict(discarded(shipped['loki']))}")  # the figures, with `-s`
     assert stored == len(written), (
         f"{len(written)} events written, {stored} stored by Loki; discarded by reason: "
         f"{discarded(shipped['loki'])}; {duplicates} events are exact duplicates of another one (same file, "

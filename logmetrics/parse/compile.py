@@ -205,8 +205,9 @@ class CompiledPattern:
         self.embedded = embedded  # an app's output inside another's: takes the stream's app
         self.json_body = p.json_body
         self.block = p.block
-        # An app's own line, not part of a block, not a JSON logger's wrapper: the stream's fast path.
-        self.plain = sticky and p.block is None and p.json_body is None
+        # An app's own line (or one it embeds), not part of a block, not a JSON logger's wrapper: the
+        # stream's fast path.
+        self.plain = (sticky or embedded) and p.block is None and p.json_body is None
 
     def may_start(self, c: str) -> bool:
         """False only when this pattern cannot match a line starting with `c` (the engine skips it)."""

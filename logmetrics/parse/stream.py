@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .compile import CompiledPattern
+from .compile import CompiledPattern, Matcher
 from .envelopes import Envelope, merge, peel, strip_ansi, unwrap
 from .generic import epoch_in, header_stamp, header_ts, leads, level_in
 from .timestamps import format_ts
@@ -64,6 +64,23 @@ def _pem_opens(text: str) -> bool:
     return m is not None and _PEM_END not in text[m.end():]
 
 
+class _Matchers(dict[str, Matcher]):
+    """A stream's matcher per first character: the order of the app whose pattern last matched a line
+    starting with it, else of the stream's app. A file that interleaves two apps' lines (a shared
+    log, a collector's) keeps each shape's own patterns first instead of flipping on every line."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Stream) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def __missing__(self, first: str) -> Matcher:
+        st = self._stream
+        m = self[first] = st._engine.order_for(st._sticky)[first]
+        return m
+
+
 class Stream:
     """One input stream (a file): its sticky app, held lines and records, and its time."""
 
@@ -80,7 +97,7 @@ class Stream:
         self.file_time = file_time  # the file's mtime: the time of what has none and nothing to inherit
         self.inherit_ts = engine.inherit_ts  # replay, or a backlog: never the read time
         self._sticky: str | None = engine.app_for_hint(app_hint) if app_hint else None
-        self._order = engine.order_for(self._sticky)
+        self._order = _Matchers(self)
         self._part: list[str] = []  # CRI `P` / Docker no-newline pieces
         self._part_env: Envelope | None = None
         self._ml: list[str] = []  # a traceback, panic or PEM key being collected
@@ -126,7 +143,7 @@ class Stream:
         self._rep_first = seen[0][0] if seen else None
         self._rep = dict(seen) if len(seen) > 1 or (seen and seen[0][1]) else None
         self._sticky = sticky
-        self._order = self._engine.order_for(sticky)
+        self._order = _Matchers(self)
         self._last_ts = last_ts
         self._last_load = last_load
         self._part.clear()
@@ -177,6 +194,8 @@ class Stream:
                     env = None if text.startswith(_BARE_STARTS) or not (
                         (":" in text[9:22] and (text[3:4] == " " or text[4:5] == " " or ". " in text[3:6]))
                         or "]: " in text[:80] or "|" in text[:80]) else unwrap(text, eng.now)
+                elif c0.isdigit() and text[10:11] == "T" and "=" in text[20:36] and " std" not in text[19:48]:
+                    env = None  # an ISO stamp, then `key=value`: a logfmt line (a wrapper has a host or stream)
                 else:
                     env = unwrap(text, eng.now) if c0 else None
             else:
@@ -226,13 +245,17 @@ class Stream:
             else:
                 if fast and env is None:
                     ev, cp = self._order[text[:1]](text)
-                    if cp is not None and cp.plain and self._block is None and ev is not None \
-                            and ev["ts"] is not None:
-                        # The common line, inlined: an app's own line, bare, timed, no block open; what
-                        # `_general` does for it, in the same order.
-                        if cp.app != self._sticky:
+                    if cp is not None and cp.plain and self._block is None and ev is not None and (
+                            ev["ts"] is not None
+                            or (self._last_ts is not None and self.inherit_ts and "timestamp" not in text)):
+                        # The common line, inlined: an app's own line, bare, timed or inheriting a time,
+                        # no block open; what `_general` does for it, in the same order.
+                        if not cp.sticky:  # an app's output inside another's: the stream's app
+                            ev["app"] = self._sticky or cp.app
+                        elif cp.app != self._sticky:
                             self._sticky = cp.app
-                            self._order = eng.order_for(cp.app)
+                            c = text[:1]
+                            self._order[c] = eng.order_for(cp.app)[c]
                         kind = ev["kind"]
                         if kind == "log" or kind == "error":
                             if ev["level"] is None:
@@ -241,7 +264,12 @@ class Stream:
                                 classify(ev)
                         elif ev["level"] is None:
                             self._levels(ev, cp)
-                        ts = self._last_ts = ev["ts"]
+                        ts = ev["ts"]
+                        if ts is None:
+                            ts = ev["ts"] = self._last_ts
+                            ev["ts_source"] = "previous"
+                        else:
+                            self._last_ts = ts
                         if self._located:
                             self._locate(ev, None, text)
                         else:
@@ -471,7 +499,8 @@ class Stream:
             if cp.sticky:
                 if cp.app != self._sticky:
                     self._sticky = cp.app
-                    self._order = eng.order_for(cp.app)
+                    c = text[:1]
+                    self._order[c] = eng.order_for(cp.app)[c]
             else:
                 app = self._app_for(env)
                 ev["app"] = cp.app if cp.embedded and app == UNKNOWN else app
