@@ -265,3 +265,20 @@ def test_lines_of_one_opening_character_are_events() -> None:
     """Regression: a line that is only `[` (or `{`, `<`, a digit) must not fail the envelope probe."""
     evs = parse_lines(["[", "{", "<", "9", "p", "[p", "|"])
     assert [e["line"] for e in evs] == ["[", "{", "<", "9", "p", "[p", "|"]
+
+
+def test_a_stream_restored_from_its_state_continues_as_one_stream() -> None:
+    """Parallel replay joins chunks by the state at the seam: it must hold everything the next line
+    depends on, the pattern order per first character included (interleaved apps)."""
+    gin = '[GIN] 2024/12/11 - 09:58:{:02d} | 200 |  1.2ms |  10.0.0.1 | GET "/api/tags"'
+    dc = '2024-12-11T09:58:{:02d}.000Z level=info msg="chat completion" status=200 duration=12.5ms'
+    lines = [f.format(i) for i in range(20) for f in (gin, dc, f"untimed {i}", gin)]
+    engine = Engine(inherit_ts=True)
+    whole = engine.stream("x")
+    expected = whole.feed(lines) + whole.flush()
+    first = engine.stream("x")
+    head = first.feed(lines[:37])
+    second = engine.stream("x")
+    second.restore(*first.state()[:5])
+    assert not first.holding and second.state() == first.state()
+    assert head + second.feed(lines[37:]) + second.flush() == expected

@@ -31,7 +31,7 @@ from ..config import Settings
 from ..core.stats import Stats
 from ..parse.definitions import Definition
 from ..parse.engine import Engine
-from ..parse.stream import Repeats, State
+from ..parse.stream import Orders, Repeats, State
 from ..pipeline import Event, Pipeline, Sink
 from ..sinks.jsonlines import JsonLines
 from ..sources.files import describe_file, is_gzip
@@ -77,7 +77,7 @@ class HeadLine:
     """One of a chunk's first lines: where it starts, the state before it, what it produced."""
 
     offset: int
-    before: tuple[str | None, str | None, float | None, Repeats, bool]
+    before: tuple[str | None, str | None, float | None, Repeats, Orders, bool]
     events: list[Event]
     stats: Stats
 
@@ -89,7 +89,7 @@ class UnitResult:
     sink: Any = None  # the format's aggregate (Summary / MetricsSink) of everything after the head
     events_path: str | None = None  # events after the head, as JSON lines
     stats: Stats = field(default_factory=Stats)
-    final: State = (None, None, None, (None, ()))
+    final: State = (None, None, None, (None, ()), ())
     overrun: int = 0  # offset just after the last line this unit consumed
     problems: list[str] = field(default_factory=list)  # files that could not be read to their end
     owned: tuple[int, int] = (0, 0)  # [first line start, first line start of the next unit)
@@ -157,7 +157,7 @@ def run_chunk(engine: Engine, unit: Unit, pipeline: Pipeline, *, start_at: int |
             w0 = _line_start(f, max(0, begin - WARMUP_BYTES))
             lines = read_lines_at(f, w0, Framer(Stats(), max_line, count_bytes=False))
             stream.feed([ln for _, _, ln in itertools.takewhile(lambda x: x[0] < begin, lines)])
-            stream.restore(*stream.state()[:4])
+            stream.restore(*stream.state()[:5])
             stats.reset_to(before)
         pos = begin if start_at is None else max(start_at, begin)
         res.overrun = pos
@@ -187,7 +187,7 @@ def run_chunk(engine: Engine, unit: Unit, pipeline: Pipeline, *, start_at: int |
                     break
         if stream.holding:  # the file ended inside a record
             pipeline(stream.flush())
-    res.final = stream.state()[:4]
+    res.final = stream.state()[:5]
     return res
 
 

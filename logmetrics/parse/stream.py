@@ -27,12 +27,15 @@ from .timestamps import format_ts
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["Repeats", "State", "Stream"]
+__all__ = ["Orders", "Repeats", "State", "Stream"]
 
 Event = dict[str, Any]
 # Sticky app, last own time, last model load time, and the lines already seen at the last event time.
-State = tuple[str | None, str | None, float | None, "Repeats"]
+# Sticky app, last own time, last model load time, the lines seen at the last event time, and the app
+# whose patterns come first for each first character.
+State = tuple[str | None, str | None, float | None, "Repeats", "Orders"]
 Repeats = tuple[str | None, tuple[tuple[str, int], ...]]
+Orders = tuple[tuple[str, str | None], ...]
 UNKNOWN = "unknown"
 
 _BARE_STARTS = ("time=", "level=")  # slog and logfmt: no envelope starts so
@@ -66,18 +69,27 @@ def _pem_opens(text: str) -> bool:
 
 class _Matchers(dict[str, Matcher]):
     """A stream's matcher per first character: the order of the app whose pattern last matched a line
-    starting with it, else of the stream's app. A file that interleaves two apps' lines (a shared
-    log, a collector's) keeps each shape's own patterns first instead of flipping on every line."""
+    starting with it, else of the stream's app when a line first started with it (`apps`, part of the
+    stream's state). A file that interleaves two apps' lines (a shared log, a collector's) keeps each
+    shape's own patterns first instead of flipping on every line."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_stream", "apps")
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: Stream, apps: Orders = ()) -> None:
         super().__init__()
         self._stream = stream
+        self.apps: dict[str, str | None] = dict(apps)
+        for c, app in apps:
+            self[c] = stream._engine.order_for(app)[c]
 
     def __missing__(self, first: str) -> Matcher:
         st = self._stream
-        m = self[first] = st._engine.order_for(st._sticky)[first]
+        return self.use(first, st._sticky)
+
+    def use(self, first: str, app: str | None) -> Matcher:
+        """Lines starting with `first` try `app`'s patterns first from now on."""
+        self.apps[first] = app
+        m = self[first] = self._stream._engine.order_for(app)[first]
         return m
 
 
@@ -129,21 +141,22 @@ class Stream:
         """True while lines wait for their record's end or a time (positions must not pass them)."""
         return bool(self._part or self._ml or self._block is not None or self._ahead)
 
-    def state(self) -> tuple[str | None, str | None, float | None, Repeats, bool]:
+    def state(self) -> tuple[str | None, str | None, float | None, Repeats, Orders, bool]:
         """What the next line's event depends on: sticky app, last own time, last model load, the lines
-        seen at the last time, something held."""
+        seen at the last time, the pattern order per first character, something held."""
         rep = self._rep
         seen = tuple(rep.items()) if rep is not None else ((self._rep_first, 0),) if self._rep_first is not None else ()
-        return self._sticky, self._last_ts, self._last_load, (self._rep_ts, seen), self.holding
+        orders = tuple(sorted(self._order.apps.items(), key=lambda kv: kv[0]))
+        return self._sticky, self._last_ts, self._last_load, (self._rep_ts, seen), orders, self.holding
 
     def restore(self, sticky: str | None, last_ts: str | None, last_load: float | None,
-                repeats: Repeats = (None, ())) -> None:
+                repeats: Repeats = (None, ()), orders: Orders = ()) -> None:
         """Continue as if the lines before had just been read (parallel replay seams); drops held lines."""
         self._rep_ts, seen = repeats
         self._rep_first = seen[0][0] if seen else None
         self._rep = dict(seen) if len(seen) > 1 or (seen and seen[0][1]) else None
         self._sticky = sticky
-        self._order = _Matchers(self)
+        self._order = _Matchers(self, orders)
         self._last_ts = last_ts
         self._last_load = last_load
         self._part.clear()
@@ -254,8 +267,7 @@ class Stream:
                             ev["app"] = self._sticky or cp.app
                         elif cp.app != self._sticky:
                             self._sticky = cp.app
-                            c = text[:1]
-                            self._order[c] = eng.order_for(cp.app)[c]
+                            self._order.use(text[:1], cp.app)
                         kind = ev["kind"]
                         if kind == "log" or kind == "error":
                             if ev["level"] is None:
@@ -499,8 +511,7 @@ class Stream:
             if cp.sticky:
                 if cp.app != self._sticky:
                     self._sticky = cp.app
-                    c = text[:1]
-                    self._order[c] = eng.order_for(cp.app)[c]
+                    self._order.use(text[:1], cp.app)
             else:
                 app = self._app_for(env)
                 ev["app"] = cp.app if cp.embedded and app == UNKNOWN else app
