@@ -479,10 +479,15 @@ class Stream:
             self._close_block()
         return self._finish(ev, env, text)
 
-    def _levels(self, ev: Event, cp: CompiledPattern) -> None:
-        """Classify and level a bare app line (`_event` does the same with envelopes in the way)."""
-        if ev["level"] is None and cp.declared_level is not None:
-            ev["level"] = cp.declared_level
+    def _levels(self, ev: Event, cp: CompiledPattern | None, wrapper_level: str | None = None) -> None:
+        """Classify and level an event: the level the line states wins, then its format's, then its
+        wrapper's (syslog's PRI, busybox's facility.level, journald's PRIORITY), then its kind's (a
+        request's by its status)."""
+        if ev["level"] is None:
+            if cp is not None and cp.declared_level is not None:
+                ev["level"] = cp.declared_level
+            elif wrapper_level is not None:
+                ev["level"] = wrapper_level
         kind = ev["kind"]
         if kind == "log" or kind == "error":
             self._engine.classify(ev)
@@ -525,27 +530,12 @@ class Stream:
             eng.stats.file_unrecognized[self.file] += 1
         if cp is not None and cp.generic and ev["ts"] is None:  # a shape without a time: the header's
             ev["ts"] = header_ts(text, eng.now)
-        if ev["level"] is None:  # a level the line states wins; then its format's, its envelope's
-            if cp is not None and cp.generic:  # a JSON/logfmt line without a level key: its header's
-                ev["level"] = level_in(text)
-            if ev["level"] is not None:
-                pass
-            elif cp is not None and cp.declared_level is not None:
-                ev["level"] = cp.declared_level
-            elif env is not None and env.level is not None:
-                ev["level"] = env.level  # syslog's PRI, busybox's facility.level, journald's PRIORITY
-        elif cp is not None and cp.level_by_status and env is not None and env.level is not None:
-            ev["level"] = env.level  # the envelope's level comes before the status's
-        kind = ev["kind"]
-        if kind == "log" or kind == "error":
-            eng.classify(ev)
-            kind = ev["kind"]
-        if ev["level"] is None:  # none stated: by kind (a request's by its status)
-            if kind == "request":
-                st = ev["status"]
-                ev["level"] = "error" if st >= 500 else "warn" if st >= 400 else "info"
-            else:
-                ev["level"] = "error" if kind == "error" or kind == "timeout" else "info"
+        env_level = env.level if env is not None else None
+        if ev["level"] is None and cp is not None and cp.generic:  # a JSON/logfmt line without a level key
+            ev["level"] = level_in(text)  # its header's
+        elif env_level is not None and cp is not None and cp.level_by_status:
+            ev["level"] = None  # the builder's level by status: the wrapper's comes before it
+        self._levels(ev, cp, env_level)
         return ev, cp, env, text
 
     def _finish(self, ev: Event, env: Envelope | None, text: str) -> Event | None:
