@@ -158,9 +158,10 @@ class Engine:
 
     # -- building events ------------------------------------------------------------------
 
-    def fallback(self, text: str) -> Event:
-        """A `log` event for a line no pattern explains: time and level from its header (generic.py)."""
-        return read_line(text, self.now)
+    def fallback(self, text: str, *, leading: bool = False) -> Event:
+        """A `log` event for a line no pattern explains: time and level from its header (generic.py);
+        `leading`: only a stamp that opens the line is its time."""
+        return read_line(text, self.now, leading=leading)
 
     def classify(self, ev: Event) -> None:
         """Timeouts and crash phrases read alike in every app: re-kind `log`/`error` events by them.

@@ -75,9 +75,13 @@ def leads(text: str, pos: int) -> bool:
     return pos >= 0 and text.count(" ", 0, pos) <= 1
 
 
-def read_line(text: str, now: Callable[[], float] | None = None) -> dict[str, Any]:
-    """A `log` event for a line no pattern explains (level None when the line states none)."""
-    return {"ts": header_ts(text, now), "app": "unknown", "kind": "log", "level": level_in(text), "msg": text}
+def read_line(text: str, now: Callable[[], float] | None = None, *, leading: bool = False) -> dict[str, Any]:
+    """A `log` event for a line no pattern explains (level None when the line states none).
+    `leading`: only a stamp that opens the line counts (inside a wrapper that has its own time)."""
+    ts, pos = header_stamp(text, now)
+    if leading and not leads(text, pos):
+        ts = None
+    return {"ts": ts, "app": "unknown", "kind": "log", "level": level_in(text), "msg": text}
 
 
 def epoch_in(text: str) -> str | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .compile import CompiledPattern, Matcher
 from .envelopes import Envelope, merge, peel, strip_ansi, unwrap
-from .generic import epoch_in, header_stamp, header_ts, leads, level_in
+from .generic import epoch_in, header_ts, level_in
 from .timestamps import format_ts
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class Stream:
         max_line = eng.max_line
         out: list[Event] = []
         append = out.append
-        parse = self._parse
+        parse = self._general
         ready = self._ready
         fast = self._fast
         classify = eng.classify
@@ -362,7 +362,7 @@ class Stream:
             text = "".join(self._part)[: self._engine.max_line]
             self._part.clear()
             self._part_env = None
-            ev = self._parse(text, env._replace(text=text, partial=False) if env else None)
+            ev = self._general(text, env._replace(text=text, partial=False) if env else None)
             if ev is not None:
                 self._ready.append(ev)
         if self._ml:
@@ -463,14 +463,11 @@ class Stream:
 
     # -- one line -------------------------------------------------------------------------------------
 
-    def _parse(self, text: str, env: Envelope | None) -> Event | None:
-        """The line's event, or None while it waits (in a timing block, or for a time). `feed` inlines
-        the common case (an app's own bare, timed line) before it comes here."""
-        return self._general(text, env)
-
     def _general(self, text: str, env: Envelope | None,
                  matched: tuple[Event | None, CompiledPattern | None] | None = None) -> Event | None:
-        """`_parse` for every line: wrappers, blocks, untimed lines (`matched`: the patterns' answer)."""
+        """The line's event, or None while it waits (in a timing block, or for a time): every line that
+        `feed`'s inlined common case does not take (wrappers, blocks, untimed lines; `matched`: the
+        patterns' answer, if asked already)."""
         ev, cp, env, text = self._event(text, env, matched)
         if cp is not None and cp.block is not None:
             self._timing(ev, env, text)
@@ -521,10 +518,8 @@ class Stream:
                 app = self._app_for(env)
                 ev["app"] = cp.app if cp.embedded and app == UNKNOWN else app
         else:
-            ev = eng.fallback(text)
-            if ev["ts"] is not None and env is not None and env.ts is not None \
-                    and not leads(text, header_stamp(text, eng.now)[1]):
-                ev["ts"] = None  # inside a wrapper with a time, the line's own stamp must open the line to win
+            # Inside a wrapper with a time, the line's own stamp must open the line to win over it.
+            ev = eng.fallback(text, leading=env is not None and env.ts is not None)
             app = ev["app"] = self._app_for(env)
             eng.stats.unrecognized[app] += 1
             eng.stats.file_unrecognized[self.file] += 1
